@@ -1,1 +1,278 @@
-//! event
+//! The output vocabulary: every record smbscope emits. Sinks (text report, JSON lines, syslog,
+//! TUI) only format these.
+//!
+//! # JSON lines contract
+//!
+//! `analyze --format json` prints one JSON object per line. Every object has a `"type"`:
+//!
+//! * `"connection"` ([`ConnectionRecord`]): one per TCP connection that carried SMB, when it
+//!   ends (FIN/RST, idle timeout or end of input).
+//! * `"session"` ([`SessionRecord`]): one per SMB session seen on that connection, right after its
+//!   connection record.
+//! * `"finding"` ([`Finding`]): as soon as a posture problem is known (so a live sensor can alert
+//!   at once); each rule fires at most once per connection (or per session for session rules).
+//! * `"anomaly"` ([`AnomalyRecord`]): malformed or lost input, and limits that were hit.
+//! * `"summary"` ([`Summary`]): last line: totals for the run.
+//!
+//! Addresses are `"IP:PORT"` (`"[v6]:PORT"` for IPv6). Session ids are `"0x"` + 16 hex digits of
+//! the SessionId as a number (the wire bytes are little-endian). Fields may be added in later
+//! versions; existing ones keep their meaning.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Serialize, Serializer};
+
+/// One output record. Serialized with a `"type"` field naming the variant.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Record {
+    Connection(ConnectionRecord),
+    Session(SessionRecord),
+    Finding(Finding),
+    Anomaly(AnomalyRecord),
+    Summary(Summary),
+}
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    /// Parses `info|low|medium|high` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An SMB SessionId, shown as `0x` + 16 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:016x}", self.0)
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Serializes a socket address as `"IP:PORT"`.
+fn ser_addr<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+/// A TCP (later also QUIC) connection that carried SMB, with its negotiated parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionRecord {
+    /// `"tcp"` (or `"quic"`).
+    pub transport: &'static str,
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    /// `"3.1.1"`, `"3.0.2"`, `"3.0"`, `"2.1"`, `"2.0.2"`, `"SMB1"`, or null when no NEGOTIATE was
+    /// seen and no later message revealed it.
+    pub dialect: Option<String>,
+    /// The SMB1 dialect string the server chose (e.g. `"NT LM 0.12"`), for SMB1 connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb1_dialect: Option<String>,
+    /// Dialects the client offered, in its order.
+    pub client_dialects: Vec<String>,
+    pub client_signing_required: bool,
+    pub server_signing_required: bool,
+    pub client_signing_enabled: bool,
+    pub server_signing_enabled: bool,
+    /// `"HMAC-SHA256"`, `"AES-128-CMAC"`, `"AES-128-GMAC"`, `"MD5"` (SMB1), or null.
+    pub signing_algorithm: Option<&'static str>,
+    /// `"AES-128-CCM"`, `"AES-128-GCM"`, `"AES-256-CCM"`, `"AES-256-GCM"`, or null when the
+    /// connection cannot encrypt.
+    pub cipher: Option<&'static str>,
+    /// Ciphers the client offered (3.1.1 ENCRYPTION context).
+    pub client_ciphers: Vec<String>,
+    /// Signing algorithms the client offered (3.1.1 SIGNING_CAPABILITIES context).
+    pub client_signing_algorithms: Vec<String>,
+    /// Compression algorithms the server chose (3.1.1 COMPRESSION context).
+    pub compression: Vec<String>,
+    /// Whether transport-level security (SMB over QUIC) was accepted by the server.
+    pub transport_security: bool,
+    /// The server's name, from the NETNAME context, NTLMSSP target info, a tree path or NetBIOS.
+    pub server_name: Option<String>,
+    /// True when the client named the server by IP address (forces NTLM instead of Kerberos).
+    pub by_ip: bool,
+    pub client_capabilities: u32,
+    pub server_capabilities: u32,
+    /// No TCP handshake seen: the capture started in the middle of this connection.
+    pub midstream: bool,
+    pub first_seen: f64,
+    pub last_seen: f64,
+    /// SMB messages seen (each compounded message counts once; transform-wrapped ones once).
+    pub messages: u64,
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    /// How the connection ended: `"fin"`, `"rst"`, `"idle"`, `"evicted"`, `"end_of_input"`.
+    pub close: &'static str,
+    /// Messages that could not be parsed.
+    pub malformed: u64,
+}
+
+/// Counts of messages on a session after it authenticated.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub signed: u64,
+    pub unsigned: u64,
+    pub encrypted: u64,
+}
+
+/// One tree (share) connection.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TreeRecord {
+    /// UNC path as the client sent it, e.g. `\\server\share`.
+    pub path: String,
+    /// `"disk"`, `"pipe"`, `"print"`, or null if the response was not seen.
+    pub share_type: Option<&'static str>,
+    /// SMB2 SHARE_FLAG_ENCRYPT_DATA.
+    pub encrypt_data: bool,
+    pub share_flags: u32,
+    /// The status of the TREE_CONNECT response (`"STATUS_SUCCESS"`, `"STATUS_ACCESS_DENIED"`…).
+    pub status: Option<String>,
+}
+
+/// One SMB session, with its posture.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    pub session_id: SessionId,
+    pub dialect: Option<String>,
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    /// `"ntlmv2"`, `"ntlmv1"`, `"kerberos"`, `"anonymous"` or `"unknown"`.
+    pub auth: &'static str,
+    /// Kerberos: the ticket's realm and service principal (the client name is encrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_realm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_service: Option<String>,
+    pub guest: bool,
+    pub anonymous: bool,
+    /// SMB2 SESSION_FLAG_ENCRYPT_DATA: the server requires encryption for the whole session.
+    pub encrypt_data: bool,
+    /// The client asked for signing to be required in its SESSION_SETUP.
+    pub client_signing_required: bool,
+    /// `"established"`, `"failed"`, `"in_progress"`, `"logged_off"`, or `"unknown"` (midstream).
+    pub state: &'static str,
+    /// The final SESSION_SETUP status.
+    pub setup_status: Option<String>,
+    pub trees: Vec<TreeRecord>,
+    pub messages: MessageCounts,
+    /// File names from CREATE requests, in order of first appearance (bounded).
+    pub files: Vec<String>,
+    /// Files beyond the bound, counted only.
+    pub files_dropped: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Error and warning statuses seen in responses, with counts.
+    pub statuses: BTreeMap<String, u64>,
+}
+
+/// A posture problem, with the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable rule id, e.g. `"signing.not_required"`. See [`crate::rules::RULES`].
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// The Windows event id that matches this finding, if one does.
+    pub event_id: Option<u32>,
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    pub session_id: Option<SessionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Which side a two-sided rule is about: `"client"` or `"server"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<&'static str>,
+    /// One line saying what was seen.
+    pub summary: String,
+    /// How to fix it (Windows setting or cmdlet; Samba option).
+    pub fix: &'static str,
+    /// Set when `--require` raised the severity: the client mandate that would refuse this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<&'static str>,
+    /// Capture time in seconds since the Unix epoch.
+    pub ts: f64,
+}
+
+/// Malformed input, lost data or a limit that was hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyRecord {
+    /// Stable snake_case kind, e.g. `"gap"`, `"malformed_smb2"`, `"flow_table_full"`.
+    pub kind: &'static str,
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    pub detail: String,
+    /// Bytes involved (lost, skipped), when meaningful.
+    pub bytes: u64,
+    pub ts: f64,
+}
+
+/// Totals for a run. The last record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: Vec<String>,
+    pub frames: u64,
+    pub bytes: u64,
+    pub connections: u64,
+    pub sessions: u64,
+    pub smb_messages: u64,
+    /// Findings by severity.
+    pub findings: BTreeMap<&'static str, u64>,
+    /// Anomalies by kind.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Frames that were not IP or could not be decoded.
+    pub undecodable_frames: u64,
+    /// Input errors (truncated capture, unreadable file), one line each.
+    pub errors: Vec<String>,
+}

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod cli;
 pub mod engine;
 pub mod event;
 pub mod flow;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: installs prerequisites, checks formatting and lints, runs every test.
+# Interop tests read ../shared/corpus (or $SMBSCOPE_CORPUS) and are skipped with a notice when
+# it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash .ci/setup.sh
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

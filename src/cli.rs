@@ -1,0 +1,285 @@
+//! Command-line interface: argument parsing and the `analyze` command.
+//!
+//! Exit codes: 0 when the analysis ran (whatever it found); 1 with `--fail-on SEVERITY` when a
+//! finding at or above that severity exists; 2 on usage or input errors (a file that cannot be
+//! read), with a message on stderr. A capture cut short mid-record is a warning: everything
+//! before the cut is analysed.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::capture::{CaptureError, OfflineCapture};
+use crate::engine::{Config, Engine};
+use crate::event::{Record, Severity};
+use crate::flow::{Limits, SmbPorts};
+use crate::output::{JsonSink, Sink, TextSink};
+use crate::rules::Mandates;
+
+/// Passive SMB security posture inspector.
+///
+/// smbscope reads captured SMB traffic and reports, per connection and session, the dialect,
+/// whether signing was required and used, whether traffic was encrypted, guest and anonymous
+/// logons, and NTLMv1/NTLMv2/Kerberos authentication, then lists findings with their fixes.
+#[derive(Debug, Parser)]
+#[command(name = "smbscope", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse pcap/pcapng captures (gzip-compressed too) and report SMB posture.
+    Analyze(AnalyzeArgs),
+}
+
+/// Output formats of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A human report: servers, their sessions, findings by severity.
+    Text,
+    /// JSON lines: one object per line, each with a "type" (connection, session, finding,
+    /// anomaly, summary).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed), analysed in order as one run.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
+    #[arg(long = "smb-port", value_name = "PORT")]
+    pub smb_ports: Vec<u16>,
+
+    /// Apply client mandates (Set-SmbClientConfiguration -RequireSecuritySignature /
+    /// -RequireEncryption): sessions such a client would refuse become high severity.
+    /// Comma-separated: signing, encryption.
+    #[arg(long, value_name = "LIST", value_parser = parse_mandates)]
+    pub require: Option<Mandates>,
+
+    /// Exit with status 1 when a finding at or above this severity exists.
+    #[arg(long = "fail-on", value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Close flows idle for this many seconds of capture time.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout_secs)]
+    pub idle_timeout: u64,
+
+    /// Most TCP flows tracked at once.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
+    pub max_flows: usize,
+
+    /// Largest SMB message buffered whole, in bytes (larger ones are analysed by their start).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message)]
+    pub max_message: usize,
+
+    /// Out-of-order bytes buffered per flow direction before a gap is declared.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ooo_bytes)]
+    pub max_ooo_bytes: usize,
+
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_mandates(s: &str) -> Result<Mandates, String> {
+    Mandates::parse(s)
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("'{s}' is not one of: info, low, medium, high"))
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => match analyze(&args) {
+            Ok(code) => code,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("smbscope: cannot write output: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Runs `analyze`; returns the exit code.
+pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
+    let mut ports = SmbPorts::default();
+    for &p in &args.smb_ports {
+        ports = ports.with(p);
+    }
+    let limits = Limits {
+        idle_timeout_secs: args.idle_timeout,
+        max_flows: args.max_flows,
+        max_message: args.max_message,
+        max_ooo_bytes: args.max_ooo_bytes,
+        ..Limits::default()
+    };
+    let config = Config {
+        limits,
+        ports,
+        mandates: args.require.unwrap_or_default(),
+        ..Config::default()
+    };
+    let stdout = io::stdout();
+    let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sink: Box<dyn Sink> = match args.format {
+        Format::Text => Box::new(TextSink::new(out)),
+        Format::Json => Box::new(JsonSink::new(out)),
+    };
+    let mut run = Run {
+        engine: Engine::new(config),
+        worst: None,
+        errors: Vec::new(),
+        input_error: false,
+    };
+    let progress = Progress::new(&args.files, args.no_progress);
+    for path in &args.files {
+        run.file(path, sink.as_mut(), &progress)?;
+    }
+    progress.finish();
+    run.engine.finish();
+    run.drain(sink.as_mut())?;
+    let mut summary = run.engine.summary();
+    summary.files = args.files.iter().map(|p| p.display().to_string()).collect();
+    summary.errors = run.errors;
+    sink.finish(&summary)?;
+    drop(sink);
+    io::stdout().flush()?;
+    if run.input_error {
+        return Ok(ExitCode::from(2));
+    }
+    match (args.fail_on, run.worst) {
+        (Some(limit), Some(worst)) if worst >= limit => Ok(ExitCode::from(1)),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+struct Run {
+    engine: Engine,
+    worst: Option<Severity>,
+    errors: Vec<String>,
+    input_error: bool,
+}
+
+impl Run {
+    fn file(&mut self, path: &Path, sink: &mut dyn Sink, progress: &Progress) -> io::Result<()> {
+        let mut cap = match OfflineCapture::open(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("smbscope: error: {e}");
+                self.errors.push(e.to_string());
+                self.input_error = true;
+                return Ok(());
+            }
+        };
+        let mut n: u64 = 0;
+        loop {
+            match cap.next_frame() {
+                Ok(Some(frame)) => {
+                    self.engine.handle_frame(&frame);
+                    self.drain(sink)?;
+                    n += 1;
+                    if n % 8192 == 0 {
+                        progress.set(path, cap.bytes_read());
+                    }
+                }
+                Ok(None) => break,
+                Err(e @ CaptureError::Truncated { .. }) => {
+                    eprintln!("smbscope: warning: {e}");
+                    self.errors.push(e.to_string());
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("smbscope: error: {e}");
+                    self.errors.push(e.to_string());
+                    self.input_error = true;
+                    break;
+                }
+            }
+        }
+        progress.done(path);
+        Ok(())
+    }
+
+    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        while let Some(r) = self.engine.poll_record() {
+            if let Record::Finding(f) = &r {
+                self.worst = self.worst.max(Some(f.severity));
+            }
+            sink.record(&r)?;
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar on stderr, only when stderr is a terminal and the input is large.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    sizes: Vec<(PathBuf, u64)>,
+    done: std::cell::Cell<u64>,
+}
+
+impl Progress {
+    const MIN_BYTES: u64 = 32 << 20;
+
+    fn new(files: &[PathBuf], disabled: bool) -> Progress {
+        let sizes: Vec<(PathBuf, u64)> = files
+            .iter()
+            .map(|p| (p.clone(), std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)))
+            .collect();
+        let total: u64 = sizes.iter().map(|(_, s)| s).sum();
+        let bar = (!disabled && io::stderr().is_terminal() && total >= Self::MIN_BYTES).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            sizes,
+            done: std::cell::Cell::new(0),
+        }
+    }
+
+    fn set(&self, path: &Path, read: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(path.display().to_string());
+            bar.set_position(self.done.get() + read);
+        }
+    }
+
+    fn done(&self, path: &Path) {
+        let size = self
+            .sizes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(0, |(_, s)| *s);
+        self.done.set(self.done.get() + size);
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done.get());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

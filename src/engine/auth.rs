@@ -1,0 +1,59 @@
+//! Security blobs (SPNEGO, raw NTLMSSP, Kerberos) -> who authenticated and how.
+
+use super::state::{AuthInfo, AuthKind};
+use crate::smb::ntlmssp::{self, Message, NtlmKind};
+use crate::smb::spnego::{self, GssToken, Inner};
+
+/// What a client's SESSION_SETUP security blob says about the logon.
+pub fn client_blob(blob: &[u8]) -> AuthInfo {
+    let mut info = AuthInfo::default();
+    for token in inner_tokens(blob) {
+        match spnego::inner(token) {
+            Inner::Ntlmssp(Message::Authenticate(a)) => {
+                info.kind = match a.kind() {
+                    NtlmKind::Anonymous => AuthKind::Anonymous,
+                    NtlmKind::NtlmV1 | NtlmKind::NtlmV1Ess => AuthKind::NtlmV1,
+                    NtlmKind::NtlmV2 => AuthKind::NtlmV2,
+                    NtlmKind::Unknown => AuthKind::Unknown,
+                };
+                info.user = Some(a.user.clone());
+                info.domain = Some(a.domain.clone());
+                info.workstation = Some(a.workstation.clone()).filter(|w| !w.is_empty());
+                info.target_spn =
+                    ntlmssp::ntlmv2_client_info(a.nt_response).and_then(|i| i.target_name);
+            }
+            Inner::KerberosApReq(ap) => {
+                info.kind = AuthKind::Kerberos;
+                info.krb_realm = Some(ap.realm);
+                info.krb_service = Some(ap.sname);
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+/// The server's own name, from an NTLMSSP CHALLENGE in a SESSION_SETUP response blob.
+pub fn server_name(blob: &[u8]) -> Option<String> {
+    for token in inner_tokens(blob) {
+        if let Inner::Ntlmssp(Message::Challenge(c)) = spnego::inner(token) {
+            return c
+                .dns_computer
+                .or(c.nb_computer)
+                .filter(|n| !n.is_empty());
+        }
+    }
+    None
+}
+
+/// The mechanism tokens inside a blob: SPNEGO's mechToken/responseToken, or the blob itself
+/// when it is a raw token. Falls back to scanning for an NTLMSSP signature.
+fn inner_tokens(blob: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let first = match spnego::parse(blob) {
+        Ok(GssToken::Init { mech_token, .. }) => mech_token,
+        Ok(GssToken::Resp { response_token, .. }) => response_token,
+        Ok(GssToken::RawNtlmssp(t)) | Ok(GssToken::RawKerberos(t)) => Some(t),
+        Err(_) => ntlmssp::find(blob),
+    };
+    first.into_iter()
+}

@@ -1,0 +1,352 @@
+//! SMB1 (CIFS) messages -> posture state. SMB1 is itself a finding; what matters here is the
+//! dialect, signing, guest/anonymous logons, NTLM version, trees and file names.
+
+use super::smb2::{conn_rule, session_rule, unc_host, user_label};
+use super::state::{AuthInfo, AuthKind, ConnState, Family, Pending, SessionState, Tree};
+use super::{Emitter, auth};
+use crate::capture::Timestamp;
+use crate::flow::Direction;
+use crate::rules::{Context, RuleId};
+use crate::smb::smb1::{
+    self, AndxBlock, Command, Header, NegotiateRequest, NegotiateResponse, NtCreateRequest,
+    SessionSetupRequest, SessionSetupResponse, TreeConnectRequest, flags2, security_mode,
+};
+use crate::smb::status::NtStatus;
+
+/// SMB_SETUP_GUEST in SESSION_SETUP_ANDX Action ([MS-CIFS] 2.2.4.53.2).
+const ACTION_GUEST: u16 = 0x0001;
+/// Pending keys for a TREE_CONNECT_ANDX chained behind another command in the same message.
+const TREE_KEY: u64 = 1 << 40;
+
+/// One NBSS message that starts with 0xFF 'SMB'.
+pub(crate) fn handle(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    dir: Direction,
+    ts: Timestamp,
+    msg: &[u8],
+) {
+    let h = match Header::parse(msg) {
+        Ok(h) => h,
+        Err(e) => {
+            conn.malformed += 1;
+            em.anomaly(&conn.key, "malformed_smb1", e.to_string(), msg.len() as u64, ts);
+            return;
+        }
+    };
+    let reply = h.is_reply() || dir == Direction::ToClient;
+    if conn.family == Family::Unknown && h.command() != Command::NEGOTIATE {
+        // Mid-stream SMB1: no NEGOTIATE seen.
+        conn.family = Family::Smb1;
+        conn_rule(
+            em,
+            conn,
+            RuleId::Smb1,
+            smb1_context(conn),
+            "SMB1 traffic (the NEGOTIATE was not captured)".into(),
+            ts,
+        );
+    }
+    if !reply && h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0 {
+        conn.client_setup_signing_required = true;
+    }
+    let key = (u64::from(h.pid()) << 16) | u64::from(h.mid());
+    for block in smb1::andx_chain(&h) {
+        let block = match block {
+            Ok(b) => b,
+            Err(e) => {
+                conn.malformed += 1;
+                em.anomaly(&conn.key, "malformed_smb1", e.to_string(), 0, ts);
+                break;
+            }
+        };
+        let res = if reply {
+            reply_block(em, conn, ts, &h, &block, key)
+        } else {
+            request_block(em, conn, &h, &block, key)
+        };
+        if let Err(e) = res {
+            conn.malformed += 1;
+            em.anomaly(
+                &conn.key,
+                "malformed_smb1",
+                format!("{}: {e}", block.command),
+                0,
+                ts,
+            );
+        }
+    }
+    count(em, conn, ts, &h, reply);
+}
+
+fn smb1_context(conn: &ConnState) -> Context {
+    Context {
+        cannot_sign: conn
+            .server_sec_mode
+            .is_none_or(|m| m & super::state::SIGNING_REQUIRED == 0),
+        cannot_encrypt: true,
+    }
+}
+
+fn request_block(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    h: &Header<'_>,
+    block: &AndxBlock<'_>,
+    key: u64,
+) -> crate::wire::Result<()> {
+    let cfg = em.config;
+    match block.command {
+        Command::NEGOTIATE => {
+            let req = NegotiateRequest::parse(h, block)?;
+            conn.client_dialects = req.dialects;
+            let f2 = h.flags2();
+            let mut mode = 0;
+            if f2 & flags2::SECURITY_SIGNATURE != 0 {
+                mode |= super::state::SIGNING_ENABLED;
+            }
+            if f2 & flags2::SECURITY_SIGNATURE_REQUIRED != 0 {
+                mode |= super::state::SIGNING_ENABLED | super::state::SIGNING_REQUIRED;
+            }
+            conn.client_sec_mode = Some(mode);
+        }
+        Command::SESSION_SETUP_ANDX => {
+            let req = SessionSetupRequest::parse(h, block)?;
+            let info = match req.security_blob {
+                Some(blob) => auth::client_blob(blob),
+                None => legacy_auth(&req),
+            };
+            conn.push_pending(
+                key,
+                Pending::SessionSetup {
+                    auth: info,
+                    signing_required: h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0,
+                },
+                cfg.max_pending,
+            );
+        }
+        Command::TREE_CONNECT_ANDX => {
+            let req = TreeConnectRequest::parse(h, block)?;
+            if let Some(host) = unc_host(&req.path) {
+                conn.note_dialled(host);
+            }
+            conn.push_pending(
+                key | TREE_KEY,
+                Pending::TreeConnect { path: req.path },
+                cfg.max_pending,
+            );
+        }
+        Command::NT_CREATE_ANDX => {
+            let req = NtCreateRequest::parse(h, block)?;
+            let (max, max_files) = (cfg.max_sessions_per_conn, cfg.max_files_per_session);
+            if let Some(s) = conn.session_or_insert(u64::from(h.uid()), SessionState::Unknown, max)
+            {
+                s.add_file(&req.name, max_files);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Who logged on with a non-extended-security SESSION_SETUP_ANDX (WordCount 13).
+fn legacy_auth(req: &SessionSetupRequest<'_>) -> AuthInfo {
+    let account = req.account.clone().unwrap_or_default();
+    let kind = match req.unicode_password_len {
+        0 if account.is_empty() && req.oem_password_len <= 1 => AuthKind::Anonymous,
+        24 => AuthKind::NtlmV1,
+        n if n > 24 => AuthKind::NtlmV2,
+        _ => AuthKind::Unknown,
+    };
+    AuthInfo {
+        kind,
+        user: Some(account),
+        domain: req.domain.clone(),
+        ..AuthInfo::default()
+    }
+}
+
+fn reply_block(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    h: &Header<'_>,
+    block: &AndxBlock<'_>,
+    key: u64,
+) -> crate::wire::Result<()> {
+    let status = NtStatus(h.status());
+    let uid = u64::from(h.uid());
+    let max = em.config.max_sessions_per_conn;
+    match block.command {
+        Command::NEGOTIATE => {
+            let resp = NegotiateResponse::parse(h, block)?;
+            negotiated(em, conn, ts, &resp);
+        }
+        Command::SESSION_SETUP_ANDX => {
+            let pending = conn.take_pending(key);
+            let resp = if status == NtStatus::SUCCESS || status == NtStatus::MORE_PROCESSING_REQUIRED
+            {
+                Some(SessionSetupResponse::parse(h, block)?)
+            } else {
+                None
+            };
+            if let Some(blob) = resp.as_ref().and_then(|r| r.security_blob) {
+                if let Some(name) = auth::server_name(blob) {
+                    conn.own_name.get_or_insert(name);
+                }
+            }
+            let Some(s) = conn.session_or_insert(uid, SessionState::InProgress, max) else {
+                return Ok(());
+            };
+            if let Some(Pending::SessionSetup {
+                auth,
+                signing_required,
+            }) = pending
+            {
+                s.auth.merge(auth);
+                s.client_signing_required |= signing_required;
+            }
+            if status == NtStatus::MORE_PROCESSING_REQUIRED {
+                return Ok(());
+            }
+            s.setup_status = Some(status);
+            if status != NtStatus::SUCCESS {
+                s.state = SessionState::Failed;
+                let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+                let summary = format!("SMB1 SESSION_SETUP_ANDX for {who} failed with {status}");
+                session_rule(em, conn, uid, RuleId::LogonFailed, Context::default(), summary, ts);
+                return Ok(());
+            }
+            s.state = SessionState::Established;
+            s.guest = resp.is_some_and(|r| r.action & ACTION_GUEST != 0);
+            s.anonymous = s.auth.kind == AuthKind::Anonymous;
+            let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
+            let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+            let keyless = Context {
+                cannot_sign: true,
+                cannot_encrypt: true,
+            };
+            if guest {
+                let summary = format!("SMB1 logon as {who} was mapped to guest (Action GUEST)");
+                session_rule(em, conn, uid, RuleId::Guest, keyless, summary, ts);
+            }
+            if anonymous {
+                let summary = "Anonymous (null) SMB1 session accepted".to_owned();
+                session_rule(em, conn, uid, RuleId::Anonymous, keyless, summary, ts);
+            }
+            if kind == AuthKind::NtlmV1 {
+                let summary = format!("{who} authenticated with NTLMv1 (24-byte NT response)");
+                session_rule(em, conn, uid, RuleId::NtlmV1, Context::default(), summary, ts);
+            }
+        }
+        Command::TREE_CONNECT_ANDX => {
+            let path = match conn.take_pending(key | TREE_KEY) {
+                Some(Pending::TreeConnect { path }) => path,
+                _ => String::new(),
+            };
+            let tree = Tree {
+                id: (status == NtStatus::SUCCESS).then_some(u32::from(h.tid())),
+                path,
+                share_type: None,
+                share_flags: 0,
+                encrypt_data: false,
+                status: Some(status),
+            };
+            if let Some(s) = conn.session_or_insert(uid, SessionState::Unknown, max) {
+                if s.trees.len() < 256 {
+                    s.trees.push(tree);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &NegotiateResponse<'_>) {
+    let name = conn
+        .client_dialects
+        .get(usize::from(resp.dialect_index))
+        .cloned();
+    if resp.dialect_index == 0xFFFF {
+        return;
+    }
+    conn.family = Family::Smb1;
+    conn.smb1_dialect = name.clone();
+    let mut mode = 0;
+    if resp.security_mode & security_mode::SIGNATURES_ENABLED != 0 {
+        mode |= super::state::SIGNING_ENABLED;
+    }
+    if resp.security_mode & security_mode::SIGNATURES_REQUIRED != 0 {
+        mode |= super::state::SIGNING_ENABLED | super::state::SIGNING_REQUIRED;
+    }
+    conn.server_sec_mode = Some(mode);
+    conn.server_caps = resp.capabilities;
+    let dialect = name.unwrap_or_else(|| format!("dialect #{}", resp.dialect_index));
+    conn_rule(
+        em,
+        conn,
+        RuleId::Smb1,
+        smb1_context(conn),
+        format!(
+            "SMB1 negotiated (\"{dialect}\"): no pre-authentication integrity, no encryption, \
+             MD5 signing at best"
+        ),
+        ts,
+    );
+    if mode & super::state::SIGNING_REQUIRED == 0 {
+        let how = if mode & super::state::SIGNING_ENABLED != 0 {
+            "enabled but not required"
+        } else {
+            "not even enabled"
+        };
+        conn_rule(
+            em,
+            conn,
+            RuleId::SigningNotRequiredServer,
+            Context::default(),
+            format!("The SMB1 server's signing is {how} (SecurityMode {:#04x})", resp.security_mode),
+            ts,
+        );
+    }
+}
+
+/// Counts an SMB1 message toward its session (by UID) and fires `session.unsigned`.
+fn count(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, h: &Header<'_>, reply: bool) {
+    let cmd = h.command();
+    let uid = u64::from(h.uid());
+    if uid == 0 || cmd == Command::NEGOTIATE || cmd == Command::SESSION_SETUP_ANDX {
+        return;
+    }
+    let status = NtStatus(h.status());
+    let max = em.config.max_sessions_per_conn;
+    let Some(s) = conn.session_or_insert(uid, SessionState::Unknown, max) else {
+        return;
+    };
+    if reply && status != NtStatus::SUCCESS && h.flags2() & flags2::NT_STATUS != 0 {
+        s.add_status(status);
+    }
+    if !s.state.counts_messages() {
+        return;
+    }
+    let signed = h.is_signed();
+    if signed {
+        s.counts.signed += 1;
+    } else {
+        s.counts.unsigned += 1;
+    }
+    if !matches!(
+        cmd,
+        Command::TREE_CONNECT_ANDX | Command::TREE_DISCONNECT | Command::LOGOFF_ANDX | Command::ECHO
+    ) {
+        s.plaintext_data += 1;
+    }
+    if !signed && !s.keyless() && s.fired & RuleId::SessionUnsigned.bit() == 0 {
+        let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+        let summary = format!(
+            "SMB1 session of {who} sent an unsigned {cmd} {}",
+            if reply { "response" } else { "request" }
+        );
+        session_rule(em, conn, uid, RuleId::SessionUnsigned, Context::default(), summary, ts);
+    }
+}

@@ -1,0 +1,711 @@
+//! SMB2/3 messages -> posture state, and the findings they trigger.
+
+use super::state::{
+    AuthKind, ConnState, Family, Pending, SIGNING_REQUIRED, SessionState, Tree, share_type_name,
+};
+use super::{Emitter, Subject, auth};
+use crate::capture::Timestamp;
+use crate::flow::Direction;
+use crate::rules::{Context, RuleId};
+use crate::smb::create::CreateRequest;
+use crate::smb::header::{Command, Header, split_compound};
+use crate::smb::negotiate::{Dialect, NegotiateContext, NegotiateRequest, NegotiateResponse};
+use crate::smb::rw::{ReadResponse, WriteRequest};
+use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, session_flags};
+use crate::smb::status::NtStatus;
+use crate::smb::transform::{CompressionHeader, TransformHeader};
+use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
+
+/// Trees kept per session.
+const MAX_TREES: usize = 256;
+
+/// One NBSS message that starts with 0xFE, 0xFD or 0xFC.
+pub(crate) fn handle(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    dir: Direction,
+    ts: Timestamp,
+    msg: &[u8],
+    _partial: bool,
+) {
+    if conn.family != Family::Smb2 {
+        // A multi-protocol negotiate starts in SMB1 and continues in SMB2.
+        conn.family = Family::Smb2;
+    }
+    match msg.first() {
+        Some(0xFD) => transform(em, conn, ts, msg),
+        Some(0xFC) => {
+            if let Err(e) = CompressionHeader::parse(msg) {
+                malformed(em, conn, ts, "malformed_compression", e.to_string());
+            }
+        }
+        _ => {
+            for item in split_compound(msg) {
+                match item {
+                    Ok(h) => message(em, conn, dir, ts, &h),
+                    Err(e) => {
+                        malformed(em, conn, ts, "malformed_smb2", e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Connection end: decisions that need the whole connection.
+pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
+    client_signing_rule(em, conn, ts);
+    for i in 0..conn.sessions.len() {
+        let s = &conn.sessions[i];
+        let unencrypted = s.state.counts_messages()
+            && !s.keyless()
+            && !s.encrypt_data
+            && s.counts.encrypted == 0
+            && s.plaintext_data > 0;
+        if unencrypted {
+            unencrypted_rule(em, conn, i, ts);
+        }
+    }
+}
+
+fn malformed(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, kind: &'static str, e: String) {
+    conn.malformed += 1;
+    em.anomaly(&conn.key, kind, e, 0, ts);
+}
+
+fn transform(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, msg: &[u8]) {
+    let th = match TransformHeader::parse(msg) {
+        Ok(th) => th,
+        Err(e) => return malformed(em, conn, ts, "malformed_transform", e.to_string()),
+    };
+    let max = em.config.max_sessions_per_conn;
+    if let Some(s) = conn.session_or_insert(th.session_id(), SessionState::Unknown, max) {
+        s.counts.encrypted += 1;
+    }
+}
+
+/// Resolves the SessionId/TreeId of a related compounded message (§3.2.4.1.4: all-ones means
+/// "the previous message's").
+fn resolve_ids(conn: &mut ConnState, h: &Header<'_>) -> (u64, Option<u32>) {
+    let mut sid = h.session_id();
+    if h.is_related() && sid == u64::MAX {
+        sid = conn.last_session;
+    }
+    conn.last_session = sid;
+    let tid = h.tree_id().map(|t| {
+        if h.is_related() && t == u32::MAX {
+            conn.last_tree
+        } else {
+            t
+        }
+    });
+    if let Some(t) = tid {
+        conn.last_tree = t;
+    }
+    (sid, tid)
+}
+
+fn message(em: &mut Emitter<'_>, conn: &mut ConnState, dir: Direction, ts: Timestamp, h: &Header<'_>) {
+    let (sid, tid) = resolve_ids(conn, h);
+    let response = h.is_response() || dir == Direction::ToClient;
+    if response && h.status() == NtStatus::PENDING && h.is_async() {
+        // Interim response (§3.3.4.2): never signed, not counted.
+        return;
+    }
+    let parsed = if response {
+        response_msg(em, conn, ts, h, sid, tid)
+    } else {
+        request_msg(em, conn, h, sid, tid)
+    };
+    if let Err(e) = parsed {
+        malformed(em, conn, ts, "malformed_smb2", format!("{}: {e}", h.command()));
+    }
+    count(em, conn, ts, h, sid, tid, response);
+}
+
+fn request_msg(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    h: &Header<'_>,
+    sid: u64,
+    _tid: Option<u32>,
+) -> crate::wire::Result<()> {
+    let cfg = em.config;
+    match h.command() {
+        Command::NEGOTIATE => {
+            let req = NegotiateRequest::parse(h)?;
+            conn.client_sec_mode = Some(req.security_mode);
+            conn.client_caps = req.capabilities;
+            conn.client_dialects = req.dialects.iter().map(|d| d.to_string()).collect();
+            for ctx in &req.contexts {
+                match ctx {
+                    NegotiateContext::Encryption { ciphers } => conn.client_ciphers = ciphers.clone(),
+                    NegotiateContext::Signing { algorithms } => {
+                        conn.client_signing_algs = algorithms.clone()
+                    }
+                    NegotiateContext::NetName(name) => conn.note_dialled(name),
+                    NegotiateContext::TransportCapabilities { flags } => {
+                        conn.client_transport_security = flags & 1 != 0
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Command::SESSION_SETUP => {
+            let req = SessionSetupRequest::parse(h)?;
+            let signing_required = u16::from(req.security_mode) & SIGNING_REQUIRED != 0;
+            conn.client_setup_signing_required |= signing_required;
+            let info = auth::client_blob(req.security_buffer);
+            if let Some(spn) = info.target_spn.as_deref() {
+                if let Some(host) = spn.split('/').nth(1) {
+                    conn.note_dialled(host.split(':').next().unwrap_or(host));
+                }
+            }
+            if let Some(svc) = info.krb_service.as_deref() {
+                if let Some(host) = svc.split('/').nth(1) {
+                    conn.note_dialled(host);
+                }
+            }
+            let _ = sid;
+            conn.push_pending(
+                h.message_id(),
+                Pending::SessionSetup {
+                    auth: info,
+                    signing_required,
+                },
+                cfg.max_pending,
+            );
+        }
+        Command::TREE_CONNECT => {
+            let req = TreeConnectRequest::parse(h)?;
+            if let Some(host) = unc_host(&req.path) {
+                conn.note_dialled(host);
+            }
+            conn.push_pending(
+                h.message_id(),
+                Pending::TreeConnect { path: req.path },
+                cfg.max_pending,
+            );
+        }
+        Command::CREATE => {
+            let req = CreateRequest::parse(h)?;
+            let max_files = cfg.max_files_per_session;
+            let max = cfg.max_sessions_per_conn;
+            if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
+                s.add_file(&req.name, max_files);
+            }
+        }
+        Command::WRITE => {
+            let req = WriteRequest::parse(h)?;
+            let max = cfg.max_sessions_per_conn;
+            if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
+                s.bytes_written += u64::from(req.length);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn response_msg(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    h: &Header<'_>,
+    sid: u64,
+    tid: Option<u32>,
+) -> crate::wire::Result<()> {
+    let status = h.status();
+    let max = em.config.max_sessions_per_conn;
+    let pending = conn.take_pending(h.message_id());
+    if sid != 0
+        && status != NtStatus::SUCCESS
+        && status != NtStatus::MORE_PROCESSING_REQUIRED
+        && h.command() != Command::SESSION_SETUP
+    {
+        if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
+            s.add_status(status);
+        }
+        if status == NtStatus::INVALID_SIGNATURE {
+            session_rule(
+                em,
+                conn,
+                sid,
+                RuleId::SignatureInvalidStatus,
+                Context::default(),
+                format!("The server rejected a {} request's signature", h.command()),
+                ts,
+            );
+        }
+    }
+    match h.command() {
+        Command::NEGOTIATE if status == NtStatus::SUCCESS => {
+            let resp = NegotiateResponse::parse(h)?;
+            negotiated(em, conn, ts, &resp);
+        }
+        Command::SESSION_SETUP => session_setup(em, conn, ts, h, sid, pending)?,
+        Command::TREE_CONNECT => {
+            let path = match pending {
+                Some(Pending::TreeConnect { path }) => path,
+                _ => String::new(),
+            };
+            let mut tree = Tree {
+                id: None,
+                path,
+                share_type: None,
+                share_flags: 0,
+                encrypt_data: false,
+                status: Some(status),
+            };
+            if status == NtStatus::SUCCESS {
+                let resp = TreeConnectResponse::parse(h)?;
+                tree.id = tid;
+                tree.share_type = Some(resp.share_type);
+                tree.share_flags = resp.share_flags;
+                tree.encrypt_data = resp.share_flags & share_flags::ENCRYPT_DATA != 0;
+            }
+            let refused = status == NtStatus::ACCESS_DENIED && !conn.can_encrypt();
+            let path = tree.path.clone();
+            if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
+                if s.trees.len() < MAX_TREES {
+                    s.trees.push(tree);
+                }
+            }
+            if refused {
+                let d = conn.dialect_name().unwrap_or_else(|| "an unknown dialect".into());
+                session_rule(
+                    em,
+                    conn,
+                    sid,
+                    RuleId::EncryptionRefused,
+                    Context {
+                        cannot_encrypt: true,
+                        ..Context::default()
+                    },
+                    format!(
+                        "TREE_CONNECT to {path} was denied (STATUS_ACCESS_DENIED) on SMB {d}, \
+                         which cannot encrypt: the share most likely requires encryption"
+                    ),
+                    ts,
+                );
+            }
+        }
+        Command::READ if status == NtStatus::SUCCESS => {
+            let resp = ReadResponse::parse(h)?;
+            if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
+                s.bytes_read += u64::from(resp.data_length);
+            }
+        }
+        Command::LOGOFF if status == NtStatus::SUCCESS => {
+            if let Some(s) = conn.session_mut(sid) {
+                s.state = SessionState::LoggedOff;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &NegotiateResponse<'_>) {
+    conn.family = Family::Smb2;
+    conn.server_sec_mode = Some(resp.security_mode);
+    conn.server_caps = resp.capabilities;
+    if resp.dialect == Dialect::WILDCARD {
+        // Reply to an SMB1 multi-protocol negotiate: the real NEGOTIATE follows.
+        conn.dialect = Some(resp.dialect);
+        return;
+    }
+    conn.dialect = Some(resp.dialect);
+    for ctx in &resp.contexts {
+        match ctx {
+            NegotiateContext::Encryption { ciphers } => conn.cipher = ciphers.first().copied(),
+            NegotiateContext::Signing { algorithms } => conn.signing_alg = algorithms.first().copied(),
+            NegotiateContext::Compression { algorithms, .. } => conn.compression = algorithms.clone(),
+            NegotiateContext::TransportCapabilities { flags } => {
+                conn.transport_security = conn.client_transport_security && flags & 1 != 0
+            }
+            _ => {}
+        }
+    }
+    let dialect = resp.dialect;
+    if matches!(dialect, Dialect::SMB2_0_2 | Dialect::SMB2_1) {
+        conn_rule(
+            em,
+            conn,
+            RuleId::DialectLegacy,
+            Context {
+                cannot_encrypt: true,
+                ..Context::default()
+            },
+            format!(
+                "SMB {dialect} negotiated: no encryption and no pre-authentication integrity \
+                 (the client offered {})",
+                conn.client_dialects.join(", ")
+            ),
+            ts,
+        );
+    }
+    if resp.security_mode & SIGNING_REQUIRED == 0 {
+        conn_rule(
+            em,
+            conn,
+            RuleId::SigningNotRequiredServer,
+            Context::default(),
+            format!(
+                "The server's NEGOTIATE response does not require signing (SecurityMode {:#06x}, \
+                 SMB {dialect})",
+                resp.security_mode
+            ),
+            ts,
+        );
+    }
+}
+
+fn session_setup(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    h: &Header<'_>,
+    sid: u64,
+    pending: Option<Pending>,
+) -> crate::wire::Result<()> {
+    let status = h.status();
+    let max = em.config.max_sessions_per_conn;
+    let resp = if status == NtStatus::SUCCESS || status == NtStatus::MORE_PROCESSING_REQUIRED {
+        Some(SessionSetupResponse::parse(h)?)
+    } else {
+        None
+    };
+    if let Some(r) = &resp {
+        if let Some(name) = auth::server_name(r.security_buffer) {
+            conn.own_name.get_or_insert(name);
+        }
+    }
+    let Some(s) = conn.session_or_insert(sid, SessionState::InProgress, max) else {
+        return Ok(());
+    };
+    if let Some(Pending::SessionSetup {
+        auth,
+        signing_required,
+    }) = pending
+    {
+        s.auth.merge(auth);
+        s.client_signing_required |= signing_required;
+    }
+    if status == NtStatus::MORE_PROCESSING_REQUIRED {
+        s.state = SessionState::InProgress;
+        return Ok(());
+    }
+    s.setup_status = Some(status);
+    if status != NtStatus::SUCCESS {
+        s.state = SessionState::Failed;
+        let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::LogonFailed,
+            Context::default(),
+            format!("SESSION_SETUP for {who} failed with {status}"),
+            ts,
+        );
+        return Ok(());
+    }
+    let flags = resp.map(|r| r.session_flags).unwrap_or(0);
+    s.state = SessionState::Established;
+    s.guest = flags & session_flags::IS_GUEST != 0;
+    s.anonymous = flags & session_flags::IS_NULL != 0 || s.auth.kind == AuthKind::Anonymous;
+    s.encrypt_data = flags & session_flags::ENCRYPT_DATA != 0;
+    let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
+    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+    let keyless = Context {
+        cannot_sign: true,
+        cannot_encrypt: true,
+    };
+    if guest {
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::Guest,
+            keyless,
+            format!(
+                "Logon as {who} was mapped to the guest account (SessionFlags IS_GUEST): \
+                 no signing, no encryption"
+            ),
+            ts,
+        );
+    }
+    if anonymous {
+        let how = if flags & session_flags::IS_NULL != 0 {
+            "SessionFlags IS_NULL"
+        } else {
+            "empty NTLMSSP user and NT response"
+        };
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::Anonymous,
+            keyless,
+            format!("Anonymous (null) session accepted ({how})"),
+            ts,
+        );
+    }
+    if kind == AuthKind::NtlmV1 {
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::NtlmV1,
+            Context::default(),
+            format!("{who} authenticated with NTLMv1 (24-byte NT response)"),
+            ts,
+        );
+    }
+    client_signing_rule(em, conn, ts);
+    if conn.by_ip && kind != AuthKind::Kerberos && !anonymous && !guest {
+        let host = conn.dialled_name.clone().unwrap_or_default();
+        conn_rule(
+            em,
+            conn,
+            RuleId::AuthByIp,
+            Context::default(),
+            format!("The client named the server by IP address ({host}), so Kerberos was not possible"),
+            ts,
+        );
+    }
+    Ok(())
+}
+
+/// Counts a message toward its session's signed/unsigned tallies and fires the message rules.
+fn count(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    h: &Header<'_>,
+    sid: u64,
+    tid: Option<u32>,
+    response: bool,
+) {
+    let cmd = h.command();
+    if sid == 0 || cmd == Command::SESSION_SETUP || cmd == Command::NEGOTIATE {
+        return;
+    }
+    let status = h.status();
+    if status == NtStatus::NETWORK_SESSION_EXPIRED || status == NtStatus::USER_SESSION_DELETED {
+        // Sent without a signature by design (§3.3.4.1.1).
+        return;
+    }
+    let max = em.config.max_sessions_per_conn;
+    let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) else {
+        return;
+    };
+    if !s.state.counts_messages() {
+        return;
+    }
+    let signed = h.is_signed();
+    if signed {
+        s.counts.signed += 1;
+    } else {
+        s.counts.unsigned += 1;
+    }
+    let data = !matches!(
+        cmd,
+        Command::TREE_CONNECT
+            | Command::TREE_DISCONNECT
+            | Command::LOGOFF
+            | Command::ECHO
+            | Command::CANCEL
+    );
+    if data {
+        s.plaintext_data += 1;
+    }
+    let keyless = s.keyless();
+    let unsigned_first = !signed && !keyless && s.fired & RuleId::SessionUnsigned.bit() == 0;
+    let tree_plain = tid
+        .and_then(|t| s.tree(t))
+        .is_some_and(|t| t.share_type == Some(1) && !t.encrypt_data);
+    let unencrypted_now = data && tree_plain && !keyless && !s.encrypt_data;
+    let _ = response;
+    if unsigned_first {
+        let setup = if s.state == SessionState::Unknown {
+            " (its setup was not captured)"
+        } else {
+            ""
+        };
+        let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::SessionUnsigned,
+            Context::default(),
+            format!(
+                "Session of {who}{setup} sent an unsigned {cmd} {}",
+                if response { "response" } else { "request" }
+            ),
+            ts,
+        );
+    }
+    if unencrypted_now {
+        if let Some(i) = conn.sessions.iter().position(|s| s.id == sid) {
+            unencrypted_rule(em, conn, i, ts);
+        }
+    }
+}
+
+fn unencrypted_rule(em: &mut Emitter<'_>, conn: &mut ConnState, idx: usize, ts: Timestamp) {
+    let s = &conn.sessions[idx];
+    let trees: Vec<&str> = s
+        .trees
+        .iter()
+        .filter(|t| t.share_type.map(share_type_name) == Some("disk"))
+        .map(|t| t.path.as_str())
+        .collect();
+    let on = if trees.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", trees.join(", "))
+    };
+    let why = match conn.cipher_name() {
+        None => format!(
+            " (SMB {} cannot encrypt)",
+            conn.dialect_name().unwrap_or_else(|| "?".into())
+        ),
+        Some(_) => String::new(),
+    };
+    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+    let ctx = Context {
+        cannot_encrypt: !conn.can_encrypt(),
+        ..Context::default()
+    };
+    let sid = s.id;
+    session_rule(
+        em,
+        conn,
+        sid,
+        RuleId::SessionUnencrypted,
+        ctx,
+        format!("File traffic of {who}{on} is sent in clear text{why}"),
+        ts,
+    );
+}
+
+/// Fires `signing.not_required` for the client side once the client has shown its mode in both
+/// NEGOTIATE and SESSION_SETUP.
+fn client_signing_rule(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
+    let Some(mode) = conn.client_sec_mode else {
+        return;
+    };
+    let authenticated = conn
+        .sessions
+        .iter()
+        .any(|s| s.state == SessionState::Established && !s.keyless());
+    if !authenticated || mode & SIGNING_REQUIRED != 0 || conn.client_setup_signing_required {
+        return;
+    }
+    conn_rule(
+        em,
+        conn,
+        RuleId::SigningNotRequiredClient,
+        Context::default(),
+        format!(
+            "The client does not require signing (NEGOTIATE SecurityMode {mode:#06x}, \
+             SESSION_SETUP without SIGNING_REQUIRED)"
+        ),
+        ts,
+    );
+}
+
+/// Fires a connection-level rule once.
+pub(crate) fn conn_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    rule: RuleId,
+    ctx: Context,
+    summary: String,
+    ts: Timestamp,
+) {
+    if conn.fired & rule.bit() != 0 {
+        return;
+    }
+    conn.fired |= rule.bit();
+    em.finding(
+        rule,
+        Subject {
+            conn,
+            session: None,
+        },
+        ctx,
+        summary,
+        ts,
+    );
+}
+
+/// Fires a session-level rule once per session.
+pub(crate) fn session_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    sid: u64,
+    rule: RuleId,
+    ctx: Context,
+    summary: String,
+    ts: Timestamp,
+) {
+    let Some(i) = conn.sessions.iter().position(|s| s.id == sid) else {
+        return;
+    };
+    if conn.sessions[i].fired & rule.bit() != 0 {
+        return;
+    }
+    conn.sessions[i].fired |= rule.bit();
+    em.finding(
+        rule,
+        Subject {
+            conn,
+            session: conn.sessions.get(i),
+        },
+        ctx,
+        summary,
+        ts,
+    );
+}
+
+/// `DOMAIN\user`, `user`, or `an unknown user`.
+pub(crate) fn user_label(domain: Option<&str>, user: Option<&str>) -> String {
+    match (domain.filter(|d| !d.is_empty()), user) {
+        (_, None) => "an unknown user".into(),
+        (_, Some("")) => "the anonymous user".into(),
+        (Some(d), Some(u)) => format!("{d}\\{u}"),
+        (None, Some(u)) => u.to_owned(),
+    }
+}
+
+/// The host part of `\\host\share`.
+pub(crate) fn unc_host(path: &str) -> Option<&str> {
+    let p = path.trim_start_matches(['\\', '/']);
+    p.split(['\\', '/']).next().filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unc_hosts() {
+        assert_eq!(unc_host(r"\\127.0.0.1\IPC$"), Some("127.0.0.1"));
+        assert_eq!(unc_host(r"\\srv.example.com\share"), Some("srv.example.com"));
+        assert_eq!(unc_host(r"\\"), None);
+        assert_eq!(unc_host("share"), Some("share"));
+    }
+
+    #[test]
+    fn user_labels() {
+        assert_eq!(user_label(Some("D"), Some("u")), r"D\u");
+        assert_eq!(user_label(Some(""), Some("u")), "u");
+        assert_eq!(user_label(None, Some("")), "the anonymous user");
+        assert_eq!(user_label(None, None), "an unknown user");
+    }
+}
