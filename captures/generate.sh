@@ -536,7 +536,7 @@ scenario server-no-encryption "Server 'server smb encrypt = off', client 'client
 server noencrypt; share data; login alice
 client -m SMB3_11 --option='client smb encrypt=desired'
 commands "$RW_CMDS"
-expect dialect=3.1.1 signing_algorithm=AES-128-GMAC cipher=null encrypted=false
+expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC cipher=null encrypted=false
 run
 
 # ---- Server-side signing -------------------------------------------------------

@@ -74,7 +74,7 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    /// Checks the protocol id, StructureSize == 64 and `msg.len() >= 64`.
+    /// Checks the protocol id and `msg.len() >= 64` (StructureSize is not enforced).
     ///
     /// The message is cut at NextCommand when NextCommand is at least 64 and inside `msg`;
     /// otherwise it runs to the end of `msg`. NextCommand itself is *not* validated here (a
@@ -90,13 +90,9 @@ impl<'a> Header<'a> {
                 "not an SMB2 header",
             ));
         }
-        if rd16(hdr, field::STRUCTURE_SIZE) != HEADER_LEN as u16 {
-            return Err(ParseError::new(
-                Layer::Smb2,
-                field::STRUCTURE_SIZE,
-                "header StructureSize is not 64",
-            ));
-        }
+        // StructureSize is 64 by the spec, but the header is always 64 bytes whatever it says;
+        // like Wireshark and Zeek we accept other values (zeek/smb2_fscontrol.pcap frame 4 has
+        // 319) rather than lose the message.
         let signature = hdr.last_chunk().ok_or(ParseError::new(
             Layer::Smb2,
             field::SIGNATURE,
