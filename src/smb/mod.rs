@@ -24,8 +24,13 @@ pub mod transform;
 pub mod tree;
 pub mod util;
 
-// Added by other work streams (not in this module yet): `nbss` (RFC 1002 / Direct TCP framing),
-// `smb1` (SMB1 negotiate and session setup), `ntlmssp` (MS-NLMP), `spnego` (RFC 4178 / Kerberos).
+// SMB1 ([MS-CIFS]/[MS-SMB]), NetBIOS session service (RFC 1002), NTLMSSP ([MS-NLMP]) and
+// SPNEGO/Kerberos (RFC 4178, RFC 4120) for the security blobs.
+mod der;
+pub mod nbss;
+pub mod ntlmssp;
+pub mod smb1;
+pub mod spnego;
 
 pub use header::{Command, Compound, Header, SMB2_MAGIC, split_compound};
 pub use status::NtStatus;
