@@ -16,7 +16,7 @@ use crate::smb::status::NtStatus;
 /// SMB_SETUP_GUEST in SESSION_SETUP_ANDX Action ([MS-CIFS] 2.2.4.53.2).
 const ACTION_GUEST: u16 = 0x0001;
 /// Pending keys for a TREE_CONNECT_ANDX chained behind another command in the same message.
-const TREE_KEY: u64 = 1 << 40;
+const TREE_KEY: u64 = 1 << 60;
 
 /// One NBSS message that starts with 0xFF 'SMB'.
 pub(crate) fn handle(
