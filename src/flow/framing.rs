@@ -406,4 +406,4 @@ fn declared_total(pending: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 #[path = "framing_tests.rs"]
-mod tests;
+pub(crate) mod tests;
