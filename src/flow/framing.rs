@@ -72,6 +72,9 @@ pub(crate) struct Framer {
     skipped: u64,
     /// Hunting for the next SMB message boundary.
     resync: bool,
+    /// The hunt starts at the first bytes seen of a stream whose start was not seen: accept
+    /// any valid packet there (a control packet too), not only an SMB message boundary.
+    fresh: bool,
 }
 
 /// What the bytes at a packet start say.
@@ -89,9 +92,17 @@ enum Head {
 }
 
 impl Framer {
-    /// Start by hunting for a message boundary (capture began mid-stream).
+    /// The stream's start was not seen: the first bytes may be a packet start (then framing
+    /// starts there) or the middle of one (then it hunts for the next SMB message).
+    pub fn start_midstream(&mut self) {
+        self.start_resync();
+        self.fresh = true;
+    }
+
+    /// Hunt for the next SMB message boundary.
     pub fn start_resync(&mut self) {
         self.resync = true;
+        self.fresh = false;
         self.skip = 0;
         self.release_pending();
     }
@@ -124,6 +135,7 @@ impl Framer {
     /// `bytes` of the stream were lost right here. Stays in sync when the loss is inside a
     /// message of known length (that message is dropped); otherwise resyncs.
     pub fn gap(&mut self, bytes: u64) {
+        self.fresh = false;
         if self.resync {
             // The kept tail is no longer contiguous with what follows.
             self.skipped += self.pending.len() as u64;
@@ -284,6 +296,20 @@ impl Framer {
     /// from where framing continues.
     fn hunt<'d>(&mut self, data: &'d [u8], cap: usize, ev: &mut impl Events) -> &'d [u8] {
         let cap32 = u32::try_from(cap).unwrap_or(u32::MAX);
+        if self.fresh && self.pending.is_empty() {
+            self.fresh = false;
+            match classify(data) {
+                Head::Control { .. } => {
+                    self.synced(ev);
+                    return data;
+                }
+                Head::Message { len } if len <= cap32 => {
+                    self.synced(ev);
+                    return data;
+                }
+                _ => {}
+            }
+        }
         let n = self.pending.len();
         if n > 0 {
             let mut win = [0u8; 2 * nbss::PROBE_LEN];

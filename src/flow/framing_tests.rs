@@ -243,3 +243,26 @@ fn pending_capacity_is_released() {
     assert_eq!(rec.msgs.len(), 1);
     assert_eq!(f.pending.capacity(), 0);
 }
+
+#[test]
+fn midstream_start_accepts_a_packet_start() {
+    // The first bytes seen are a control packet: accepted (a resync hunt alone would skip it).
+    let mut s = vec![0x82, 0, 0, 0];
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_midstream();
+    f.feed(&s, CAP, &mut rec);
+    assert_eq!(rec.controls, [(0x82, vec![])]);
+    assert_eq!(rec.msgs.len(), 1);
+    assert!(rec.anomalies.is_empty());
+    // Inside a message: hunts as usual.
+    let m = msg(0xfe, 64, 0x85);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_midstream();
+    f.feed(&m[20..], CAP, &mut rec);
+    f.feed(&msg(0xfe, 64, 2), CAP, &mut rec);
+    assert_eq!(rec.msgs.len(), 1);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 48)]);
+}

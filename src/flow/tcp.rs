@@ -126,7 +126,7 @@ impl HalfStream {
             // No SYN: the first data sets the sequence, but may start inside a message.
             self.next_seq = seq;
             self.flags |= flag::SEQ_KNOWN;
-            self.framer.start_resync();
+            self.framer.start_midstream();
         }
         let mut limit_reported = false;
         loop {
