@@ -1,1 +1,141 @@
-//! TODO module
+//! Frames in: offline pcap / pcapng files (gzip-compressed too), the only place that touches
+//! libpcap.
+//!
+//! ```no_run
+//! use smbscope::capture::OfflineCapture;
+//! # fn main() -> Result<(), smbscope::capture::CaptureError> {
+//! let mut cap = OfflineCapture::open(std::path::Path::new("trace.pcap.gz"))?;
+//! while let Some(frame) = cap.next_frame()? {
+//!     println!("{:?} {} bytes", frame.ts, frame.data.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod offline;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use offline::OfflineCapture;
+
+/// A capture timestamp: nanoseconds since the Unix epoch (UTC). Capture time is the only clock
+/// the analysis uses.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// From microseconds since the epoch (saturating).
+    pub const fn from_micros(micros: u64) -> Timestamp {
+        Timestamp(micros.saturating_mul(1_000))
+    }
+
+    /// From whole seconds since the epoch (saturating).
+    pub const fn from_secs(secs: u64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000))
+    }
+
+    /// From a `(seconds, nanoseconds)` pair as libpcap reports it; negative times clamp to 0.
+    pub fn from_secs_nanos(secs: i64, nanos: i64) -> Timestamp {
+        let total = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        Timestamp(u64::try_from(total.max(0)).unwrap_or(u64::MAX))
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Seconds since the epoch, as a float (for display and rates).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later (capture time may go backwards).
+    pub const fn saturating_sub(self, earlier: Timestamp) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d` (saturating).
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        )
+    }
+}
+
+/// One captured frame, borrowed from the capture's buffer until the next read.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// The link-layer header type (a libpcap DLT value, e.g. 1 = Ethernet).
+    pub linktype: i32,
+    /// The captured bytes (possibly cut short by the snapshot length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire; larger than `data.len()` when snaplen cut it.
+    pub orig_len: u32,
+}
+
+impl Frame<'_> {
+    /// Whether the snapshot length cut this frame.
+    pub fn is_truncated(&self) -> bool {
+        u64::from(self.orig_len) > self.data.len() as u64
+    }
+}
+
+/// Why a capture could not be opened or read further. Each message names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The file could not be opened or is not a pcap/pcapng capture.
+    #[error("{}: cannot open capture: {msg}", path.display())]
+    Open { path: PathBuf, msg: String },
+    /// The file ends in the middle of a record (the frames before it were delivered).
+    #[error("{}: capture is truncated (cut in the middle of a record after {frames_read} frames)", path.display())]
+    Truncated { path: PathBuf, frames_read: u64 },
+    /// The gzip stream is corrupt or cut short (the frames that decoded were delivered).
+    #[error("{}: gzip decompression failed: {msg}", path.display())]
+    Gzip { path: PathBuf, msg: String },
+    /// Any other read error reported by libpcap.
+    #[error("{}: read error: {msg}", path.display())]
+    Read { path: PathBuf, msg: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_helpers() {
+        let t = Timestamp::from_micros(1_500_000);
+        assert_eq!(t.0, 1_500_000_000);
+        assert!((t.as_secs_f64() - 1.5).abs() < 1e-9);
+        assert_eq!(
+            t.saturating_sub(Timestamp::from_secs(1)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(Timestamp::from_secs(1).saturating_sub(t), Duration::ZERO);
+        assert_eq!(Timestamp::from_secs_nanos(-5, 3), Timestamp(0));
+        assert_eq!(Timestamp::from_secs_nanos(2, 7), Timestamp(2_000_000_007));
+        assert_eq!(
+            Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)),
+            Timestamp(u64::MAX)
+        );
+        assert_eq!(Timestamp::from_micros(u64::MAX), Timestamp(u64::MAX));
+    }
+
+    #[test]
+    fn error_messages_name_the_file() {
+        let e = CaptureError::Truncated {
+            path: "/x/y.pcap".into(),
+            frames_read: 3,
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("/x/y.pcap") && s.contains("truncated") && s.contains('3'),
+            "{s}"
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! [`OfflineCapture`]: pcap / pcapng files through libpcap, with transparent gzip.
+//!
+//! A gzip file (magic `1f 8b`) is decompressed by a helper thread into an anonymous pipe, and
+//! libpcap opens the pipe's read end as `/dev/fd/N` (this crate forbids `unsafe`, so
+//! `Capture::from_raw_fd` is not an option). libpcap `fopen()`s its own descriptor, so ours is
+//! closed right after the open. When libpcap stops reading early, the helper's next write fails
+//! with `EPIPE` and it ends; a gzip error ends the stream, libpcap sees end of file, and the
+//! error is reported after the frames that did decode.
+//!
+//! `EPIPE` is only seen as an error (rather than a fatal `SIGPIPE`) because the Rust runtime
+//! ignores `SIGPIPE`; a host program that restores the default handler must not use gzip input.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use flate2::read::MultiGzDecoder;
+use pcap::{Capture, Offline, Precision};
+
+use super::{CaptureError, Frame, Timestamp};
+
+/// Gzip magic bytes (RFC 1952 section 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// pcapng Section Header Block type, the first 4 bytes of a pcapng file.
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// Size of the classic pcap file header.
+const PCAP_FILE_HEADER_LEN: u64 = 24;
+/// Size of a classic pcap record header.
+const PCAP_RECORD_HEADER_LEN: u64 = 16;
+/// Approximate overhead of a pcapng Enhanced Packet Block around its data.
+const PCAPNG_EPB_OVERHEAD: u64 = 32;
+/// Chunk size of the gunzip helper's copy loop.
+const GUNZIP_CHUNK: usize = 64 * 1024;
+
+/// An open capture file. Read it with [`OfflineCapture::next_frame`] until `Ok(None)`.
+pub struct OfflineCapture {
+    path: PathBuf,
+    /// `None` only while dropping.
+    cap: Option<Capture<Offline>>,
+    linktype: i32,
+    file_size: Option<u64>,
+    progress: Progress,
+    /// The gunzip helper thread, when the file is gzip-compressed.
+    gunzip: Option<JoinHandle<Result<(), String>>>,
+    frames: u64,
+    done: bool,
+}
+
+/// How [`OfflineCapture::bytes_read`] is computed.
+enum Progress {
+    /// Uncompressed file: estimated from the record sizes libpcap returned.
+    Plain { estimate: u64, per_record: u64 },
+    /// Gzip: compressed bytes the helper thread has read from the file.
+    Gzip(Arc<AtomicU64>),
+}
+
+impl OfflineCapture {
+    /// Opens a pcap or pcapng file, gzip-compressed or not (detected by content, not name).
+    /// Timestamps are read with nanosecond precision.
+    pub fn open(path: &Path) -> Result<OfflineCapture, CaptureError> {
+        let open_err = |msg: String| CaptureError::Open {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
+        let file_size = file.metadata().ok().map(|m| m.len());
+        let mut magic = [0u8; 4];
+        let got = read_up_to(&mut file, &mut magic).map_err(|e| open_err(e.to_string()))?;
+        let magic = &magic[..got];
+
+        if magic.starts_with(&GZIP_MAGIC) {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| open_err(e.to_string()))?;
+            return Self::open_gzip(path, file, file_size);
+        }
+        drop(file);
+        let cap = Capture::from_file_with_precision(path, Precision::Nano)
+            .map_err(|e| open_err(e.to_string()))?;
+        let (estimate, per_record) = if magic == PCAPNG_MAGIC {
+            (0, PCAPNG_EPB_OVERHEAD)
+        } else {
+            (PCAP_FILE_HEADER_LEN, PCAP_RECORD_HEADER_LEN)
+        };
+        Ok(Self::new(
+            path,
+            cap,
+            file_size,
+            Progress::Plain {
+                estimate,
+                per_record,
+            },
+            None,
+        ))
+    }
+
+    // `std::io::pipe` is stable since Rust 1.87; Cargo.toml's `rust-version` still says 1.85
+    // and needs the bump (then this allow goes).
+    #[allow(clippy::incompatible_msrv)]
+    fn open_gzip(path: &Path, file: File, file_size: Option<u64>) -> Result<Self, CaptureError> {
+        let open_err = |msg: String| CaptureError::Open {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let (reader, writer) = io::pipe().map_err(|e| open_err(format!("pipe: {e}")))?;
+        let counter = Arc::new(AtomicU64::new(0));
+        let input = CountingReader {
+            inner: BufReader::new(file),
+            count: Arc::clone(&counter),
+        };
+        let handle = std::thread::Builder::new()
+            .name("smbscope-gunzip".into())
+            .spawn(move || gunzip(input, writer))
+            .map_err(|e| open_err(format!("cannot start gunzip thread: {e}")))?;
+        let dev = format!("/dev/fd/{}", reader.as_raw_fd());
+        let opened = Capture::from_file_with_precision(&dev, Precision::Nano);
+        // libpcap holds its own descriptor now (or failed and holds none): closing ours means
+        // that once libpcap closes, the helper's writes fail with EPIPE and it ends.
+        drop(reader);
+        match opened {
+            Ok(cap) => Ok(Self::new(
+                path,
+                cap,
+                file_size,
+                Progress::Gzip(counter),
+                Some(handle),
+            )),
+            Err(e) => {
+                // The helper ends: no read end is left open.
+                let gz = handle
+                    .join()
+                    .unwrap_or_else(|_| Err("gunzip thread panicked".into()));
+                Err(match gz {
+                    Err(msg) => CaptureError::Gzip {
+                        path: path.to_path_buf(),
+                        msg,
+                    },
+                    Ok(()) => open_err(format!("{e} (after gzip decompression)")),
+                })
+            }
+        }
+    }
+
+    fn new(
+        path: &Path,
+        cap: Capture<Offline>,
+        file_size: Option<u64>,
+        progress: Progress,
+        gunzip: Option<JoinHandle<Result<(), String>>>,
+    ) -> Self {
+        let linktype = cap.get_datalink().0;
+        OfflineCapture {
+            path: path.to_path_buf(),
+            cap: Some(cap),
+            linktype,
+            file_size,
+            progress,
+            gunzip,
+            frames: 0,
+            done: false,
+        }
+    }
+
+    /// The file's link-layer header type (DLT value). For pcapng files with several
+    /// interfaces this is the first interface's type (libpcap's limit).
+    pub fn linktype(&self) -> i32 {
+        self.linktype
+    }
+
+    /// The path this capture was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames delivered so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
+    /// The next frame, `Ok(None)` at a clean end of file. After an error or the end, every
+    /// further call returns `Ok(None)`. A file cut mid-record yields its complete frames and
+    /// then [`CaptureError::Truncated`]; a corrupt gzip stream yields [`CaptureError::Gzip`].
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(cap) = self.cap.as_mut() else {
+            return Ok(None);
+        };
+        let err = match cap.next_packet() {
+            Ok(pkt) => {
+                self.frames += 1;
+                if let Progress::Plain {
+                    estimate,
+                    per_record,
+                } = &mut self.progress
+                {
+                    *estimate += *per_record + u64::from(pkt.header.caplen);
+                }
+                // `time_t`/`suseconds_t` are narrower than i64 on some platforms.
+                #[allow(clippy::useless_conversion)]
+                let ts = Timestamp::from_secs_nanos(
+                    i64::from(pkt.header.ts.tv_sec),
+                    i64::from(pkt.header.ts.tv_usec),
+                );
+                return Ok(Some(Frame {
+                    ts,
+                    linktype: self.linktype,
+                    data: pkt.data,
+                    orig_len: pkt.header.len,
+                }));
+            }
+            Err(e) => e,
+        };
+        self.done = true;
+        let at_eof = match &err {
+            pcap::Error::NoMorePackets => true,
+            pcap::Error::PcapError(msg) => msg.contains("truncated"),
+            _ => false,
+        };
+        // At end of file (clean or cut short) the pipe's write end is closed, so the helper has
+        // finished and the join cannot block. A gzip failure explains whatever libpcap saw, so
+        // it comes first. After other errors the helper is left to end on EPIPE at drop.
+        if at_eof {
+            if let Some(handle) = self.gunzip.take() {
+                let gz = handle
+                    .join()
+                    .unwrap_or_else(|_| Err("gunzip thread panicked".into()));
+                if let Err(msg) = gz {
+                    return Err(CaptureError::Gzip {
+                        path: self.path.clone(),
+                        msg,
+                    });
+                }
+            }
+        }
+        match err {
+            pcap::Error::NoMorePackets => Ok(None),
+            pcap::Error::PcapError(_) if at_eof => Err(CaptureError::Truncated {
+                path: self.path.clone(),
+                frames_read: self.frames,
+            }),
+            other => Err(CaptureError::Read {
+                path: self.path.clone(),
+                msg: other.to_string(),
+            }),
+        }
+    }
+
+    /// The file's size on disk (compressed size for gzip), for a progress bar.
+    pub fn file_size(&self) -> Option<u64> {
+        self.file_size
+    }
+
+    /// Approximately how many bytes of the file have been consumed (compressed bytes for
+    /// gzip), never more than [`OfflineCapture::file_size`].
+    pub fn bytes_read(&self) -> u64 {
+        let n = match &self.progress {
+            Progress::Plain { estimate, .. } => *estimate,
+            Progress::Gzip(count) => count.load(Ordering::Relaxed),
+        };
+        self.file_size.map_or(n, |size| n.min(size))
+    }
+}
+
+impl Drop for OfflineCapture {
+    fn drop(&mut self) {
+        // Close libpcap's read end first: the helper then gets EPIPE and ends, so the join
+        // cannot hang.
+        self.cap = None;
+        if let Some(handle) = self.gunzip.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for OfflineCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineCapture")
+            .field("path", &self.path)
+            .field("linktype", &self.linktype)
+            .field("frames", &self.frames)
+            .field("gzip", &matches!(self.progress, Progress::Gzip(_)))
+            .finish()
+    }
+}
+
+/// The gunzip helper: decompress `input` into `out` until the end, a gzip error (returned), or
+/// the reader going away (EPIPE: not an error, the consumer stopped).
+#[allow(clippy::incompatible_msrv)] // see `open_gzip`
+fn gunzip(input: CountingReader, mut out: io::PipeWriter) -> Result<(), String> {
+    let mut dec = MultiGzDecoder::new(input);
+    let mut buf = vec![0u8; GUNZIP_CHUNK];
+    loop {
+        let n = match dec.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(format!("compressed stream is cut short ({e})"));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        // `n <= buf.len()` by the `Read` contract; `get` keeps a misbehaving reader harmless.
+        let Some(chunk) = buf.get(..n) else {
+            return Err("decoder returned an impossible length".into());
+        };
+        if out.write_all(chunk).is_err() {
+            // libpcap closed the pipe (end of reading, or an error it reports itself).
+            return Ok(());
+        }
+    }
+}
+
+/// Counts the compressed bytes read, for [`OfflineCapture::bytes_read`].
+struct CountingReader {
+    inner: BufReader<File>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or end of file; returns how many bytes were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}

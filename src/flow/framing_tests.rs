@@ -1,0 +1,268 @@
+//! NBSS framing: any chunking gives the same messages; garbage, gaps and oversized messages
+//! are reported and recovered from.
+
+use super::*;
+
+/// Records framing events (shared with the reassembly tests).
+#[derive(Debug, Default)]
+pub(crate) struct Rec {
+    pub msgs: Vec<(Vec<u8>, bool)>,
+    pub controls: Vec<(u8, Vec<u8>)>,
+    pub anomalies: Vec<(AnomalyKind, u64)>,
+}
+
+impl Rec {
+    pub fn kinds(&self) -> Vec<AnomalyKind> {
+        self.anomalies.iter().map(|a| a.0).collect()
+    }
+}
+
+impl Events for Rec {
+    fn message(&mut self, msg: &[u8], partial: bool) {
+        self.msgs.push((msg.to_vec(), partial));
+    }
+    fn control(&mut self, kind: u8, body: &[u8]) {
+        self.controls.push((kind, body.to_vec()));
+    }
+    fn anomaly(&mut self, kind: AnomalyKind, _detail: &'static str, bytes: u64) {
+        self.anomalies.push((kind, bytes));
+    }
+}
+
+/// An NBSS session message whose body is `id 'S' 'M' 'B'` then `fill` up to `body_len`.
+pub(crate) fn msg(id: u8, body_len: usize, fill: u8) -> Vec<u8> {
+    let mut v = vec![0];
+    v.extend_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(&[id, b'S', b'M', b'B']);
+    v.resize(4 + body_len, fill);
+    v
+}
+
+const CAP: usize = 16 << 20;
+
+fn feed_chunks(chunks: &[&[u8]], cap: usize) -> Rec {
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    for c in chunks {
+        f.feed(c, cap, &mut rec);
+    }
+    f.finish(&mut rec);
+    rec
+}
+
+fn stream() -> Vec<u8> {
+    let mut s = msg(0xfe, 64, 1);
+    s.extend_from_slice(&[0x85, 0, 0, 0]); // keepalive
+    s.extend_from_slice(&msg(0xff, 40, 2));
+    s.extend_from_slice(&msg(0xfd, 100, 3));
+    s.extend_from_slice(&msg(0xfc, 16, 4));
+    s
+}
+
+fn check_stream(rec: &Rec) {
+    assert!(rec.anomalies.is_empty(), "{:?}", rec.anomalies);
+    let lens: Vec<usize> = rec.msgs.iter().map(|m| m.0.len()).collect();
+    assert_eq!(lens, [64, 40, 100, 16]);
+    assert!(rec.msgs.iter().all(|m| m.0[1..4] == *b"SMB" && !m.1));
+    assert_eq!(rec.controls, [(0x85, vec![])]);
+}
+
+#[test]
+fn several_messages_in_one_segment() {
+    check_stream(&feed_chunks(&[&stream()], CAP));
+}
+
+#[test]
+fn any_split_into_three_gives_the_same_messages() {
+    let s = stream();
+    for i in 0..=s.len() {
+        for j in i..=s.len() {
+            check_stream(&feed_chunks(&[&s[..i], &s[i..j], &s[j..]], CAP));
+        }
+    }
+}
+
+#[test]
+fn byte_by_byte() {
+    let s = stream();
+    let chunks: Vec<&[u8]> = s.chunks(1).collect();
+    check_stream(&feed_chunks(&chunks, CAP));
+}
+
+#[test]
+fn session_request_on_port_139() {
+    let mut s = vec![0x81, 0, 0, 68];
+    s.extend_from_slice(&[0x20; 68]);
+    s.extend_from_slice(&[0x82, 0, 0, 0]);
+    s.extend_from_slice(&msg(0xff, 35, 0));
+    let rec = feed_chunks(&[&s[..10], &s[10..]], CAP);
+    assert_eq!(rec.controls.len(), 2);
+    assert_eq!(rec.controls[0].0, 0x81);
+    assert_eq!(rec.controls[0].1.len(), 68);
+    assert_eq!(rec.controls[1], (0x82, vec![]));
+    assert_eq!(rec.msgs.len(), 1);
+}
+
+#[test]
+fn oversized_message_is_delivered_partial_then_skipped() {
+    let cap = 64;
+    let mut s = msg(0xfe, 200, 9);
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    for split in [1, 6, 40, 68, 69, 150, 204, 210] {
+        let rec = feed_chunks(&[&s[..split], &s[split..]], cap);
+        assert_eq!(
+            rec.anomalies,
+            [(AnomalyKind::MessageTooLarge, 200)],
+            "split {split}"
+        );
+        assert_eq!(rec.msgs.len(), 2);
+        assert_eq!((rec.msgs[0].0.len(), rec.msgs[0].1), (64, true));
+        assert_eq!((rec.msgs[1].0.len(), rec.msgs[1].1), (64, false));
+    }
+}
+
+#[test]
+fn garbage_is_reported_and_skipped() {
+    let mut s = b"GET / HTTP/1.1\r\n".to_vec();
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    for split in 0..s.len() {
+        let rec = feed_chunks(&[&s[..split], &s[split..]], CAP);
+        assert_eq!(
+            rec.kinds(),
+            [AnomalyKind::BadNbss, AnomalyKind::ResyncSkipped],
+            "{split}"
+        );
+        assert_eq!(rec.anomalies[1].1, 16);
+        assert_eq!(rec.msgs.len(), 1, "split {split}");
+    }
+    // A session message that is not SMB.
+    let mut s = vec![0, 0, 0, 8];
+    s.extend_from_slice(b"NOTSMB!!");
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    let rec = feed_chunks(&[&s], CAP);
+    assert_eq!(
+        rec.kinds(),
+        [AnomalyKind::BadNbss, AnomalyKind::ResyncSkipped]
+    );
+    assert_eq!(rec.msgs.len(), 1);
+}
+
+#[test]
+fn gap_inside_a_known_message_keeps_sync() {
+    let a = msg(0xfe, 300, 1);
+    let b = msg(0xfe, 64, 2);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.feed(&a[..100], CAP, &mut rec);
+    f.gap(50);
+    f.feed(&a[150..], CAP, &mut rec);
+    f.feed(&b, CAP, &mut rec);
+    assert!(rec.anomalies.is_empty());
+    assert_eq!(rec.msgs.len(), 1);
+    assert_eq!(rec.msgs[0].0[4], 2);
+}
+
+#[test]
+fn gap_at_a_boundary_resyncs() {
+    let mut s = msg(0xfe, 64, 1);
+    s.extend_from_slice(&msg(0xfe, 80, 2));
+    s.extend_from_slice(&msg(0xfe, 64, 3));
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.feed(&s[..68], CAP, &mut rec);
+    f.gap(10); // loses the start of the second message
+    f.feed(&s[78..], CAP, &mut rec);
+    assert_eq!(rec.msgs.len(), 2);
+    assert_eq!(rec.msgs[1].0[4], 3);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 74)]);
+}
+
+#[test]
+fn midstream_start_inside_a_message() {
+    let mut s = msg(0xfe, 200, 0x53); // 'S' fill: a near-miss pattern
+    let tail_start = 77;
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    s.extend_from_slice(&msg(0xff, 32, 2));
+    let tail = &s[tail_start..];
+    for split in 0..tail.len() {
+        let mut f = Framer::default();
+        let mut rec = Rec::default();
+        f.start_resync();
+        f.feed(&tail[..split], CAP, &mut rec);
+        f.feed(&tail[split..], CAP, &mut rec);
+        assert_eq!(rec.msgs.len(), 2, "split {split}");
+        assert_eq!(
+            rec.anomalies,
+            [(AnomalyKind::ResyncSkipped, 204 - 77)],
+            "split {split}"
+        );
+    }
+    // Starting exactly at a boundary costs nothing.
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_resync();
+    f.feed(&s[204..], CAP, &mut rec);
+    assert_eq!(rec.msgs.len(), 2);
+    assert!(rec.anomalies.is_empty());
+}
+
+#[test]
+fn resync_ignores_implausible_boundaries() {
+    let mut s = vec![0, 0, 0, 10, 0xfe, b'S', b'M', b'B']; // shorter than an SMB2 header
+    s.extend_from_slice(&[0, 0xff, 0xff, 0xff, 0xfe, b'S', b'M', b'B']); // longer than cap
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_resync();
+    f.feed(&s, 1 << 20, &mut rec);
+    assert_eq!(rec.msgs.len(), 1);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 16)]);
+}
+
+#[test]
+fn end_of_stream_reports_leftovers() {
+    let m = msg(0xfe, 64, 1);
+    let rec = feed_chunks(&[&m[..30]], CAP);
+    assert_eq!(rec.anomalies, [(AnomalyKind::IncompleteMessage, 30)]);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_resync();
+    f.feed(&[1; 100], CAP, &mut rec);
+    f.finish(&mut rec);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 100)]);
+}
+
+#[test]
+fn pending_capacity_is_released() {
+    let big = msg(0xfe, 200_000, 1);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    for c in big.chunks(1448) {
+        f.feed(c, CAP, &mut rec);
+    }
+    assert_eq!(rec.msgs.len(), 1);
+    assert_eq!(f.pending.capacity(), 0);
+}
+
+#[test]
+fn midstream_start_accepts_a_packet_start() {
+    // The first bytes seen are a control packet: accepted (a resync hunt alone would skip it).
+    let mut s = vec![0x82, 0, 0, 0];
+    s.extend_from_slice(&msg(0xfe, 64, 1));
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_midstream();
+    f.feed(&s, CAP, &mut rec);
+    assert_eq!(rec.controls, [(0x82, vec![])]);
+    assert_eq!(rec.msgs.len(), 1);
+    assert!(rec.anomalies.is_empty());
+    // Inside a message: hunts as usual.
+    let m = msg(0xfe, 64, 0x85);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    f.start_midstream();
+    f.feed(&m[20..], CAP, &mut rec);
+    f.feed(&msg(0xfe, 64, 2), CAP, &mut rec);
+    assert_eq!(rec.msgs.len(), 1);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 48)]);
+}
