@@ -324,7 +324,7 @@ impl Engine {
         if frame.ts > self.last_ts {
             self.last_ts = frame.ts;
         }
-        match flow::link::decode(frame.linktype, frame.data) {
+        match flow::decode(frame.linktype, frame.data) {
             Ok(pkt) => self.table.handle_packet(frame.ts, &pkt),
             Err(_) => self.undecodable += 1,
         }

@@ -139,9 +139,12 @@ fn request_block(
         Command::NT_CREATE_ANDX => {
             let req = NtCreateRequest::parse(h, block)?;
             let (max, max_files) = (cfg.max_sessions_per_conn, cfg.max_files_per_session);
+            // SMB1 names are relative to the share root with a leading '\'; SMB2 names have
+            // none. Strip it so both read the same.
+            let name = req.name.trim_start_matches('\\');
             if let Some(s) = conn.session_or_insert(u64::from(h.uid()), SessionState::Unknown, max)
             {
-                s.add_file(&req.name, max_files);
+                s.add_file(name, max_files);
             }
         }
         _ => {}

@@ -569,12 +569,9 @@ fn unencrypted_rule(em: &mut Emitter<'_>, conn: &mut ConnState, idx: usize, ts: 
     } else {
         format!(" on {}", trees.join(", "))
     };
-    let why = match conn.cipher_name() {
-        None => format!(
-            " (SMB {} cannot encrypt)",
-            conn.dialect_name().unwrap_or_else(|| "?".into())
-        ),
-        Some(_) => String::new(),
+    let why = match (conn.dialect_name(), conn.cipher_name()) {
+        (Some(d), None) => format!(" (SMB {d} as negotiated here cannot encrypt)"),
+        _ => String::new(),
     };
     let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
     let ctx = Context {

@@ -113,6 +113,11 @@ impl<'a> Header<'a> {
         })
     }
 
+    /// StructureSize as sent (64 by the spec; not enforced, see [`Header::parse`]).
+    pub fn structure_size(&self) -> u16 {
+        rd16(self.hdr, field::STRUCTURE_SIZE)
+    }
+
     /// CreditCharge (§2.2.1.1/2).
     pub fn credit_charge(&self) -> u16 {
         rd16(self.hdr, field::CREDIT_CHARGE)
