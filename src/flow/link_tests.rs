@@ -123,6 +123,10 @@ fn all_frames() -> Vec<(i32, Vec<u8>, bool)> {
     null_be.extend_from_slice(&smb_tcp4());
     let mut null6 = 30u32.to_le_bytes().to_vec();
     null6.extend_from_slice(&smb_tcp6());
+    let mut ppp4 = vec![0xff, 0x03, 0x00, 0x21];
+    ppp4.extend_from_slice(&smb_tcp4());
+    let mut ppp6 = vec![0x00, 0x57];
+    ppp6.extend_from_slice(&smb_tcp6());
     let mut loop4 = 2u32.to_be_bytes().to_vec();
     loop4.extend_from_slice(&smb_tcp4());
     let mut loop6 = 24u32.to_be_bytes().to_vec();
@@ -146,6 +150,8 @@ fn all_frames() -> Vec<(i32, Vec<u8>, bool)> {
         (dlt::NULL, null_be, true),
         (dlt::NULL, null6, true),
         (dlt::LOOP, loop4, true),
+        (dlt::PPP, ppp4, true),
+        (dlt::PPP, ppp6, true),
         (dlt::LOOP, loop6, true),
         (dlt::RAW, smb_tcp4(), true),
         (dlt::RAW_BSD, smb_tcp6(), true),
