@@ -322,3 +322,41 @@ fn syn_flags() {
     };
     assert!(t.syn && !t.ack_flag && t.payload.is_empty());
 }
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut buf = [0u8; 128];
+    let types = [
+        dlt::NULL,
+        dlt::EN10MB,
+        dlt::PPP,
+        dlt::RAW,
+        dlt::LINKTYPE_RAW,
+        dlt::LOOP,
+        dlt::LINUX_SLL,
+        dlt::IPV4,
+        dlt::IPV6,
+        dlt::LINUX_SLL2,
+    ];
+    for i in 0..50_000usize {
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        // Make IP-looking starts likely.
+        let lt = types[i % types.len()];
+        let ip_at = match lt {
+            dlt::EN10MB => 14,
+            dlt::LINUX_SLL => 16,
+            dlt::LINUX_SLL2 => 20,
+            dlt::NULL | dlt::LOOP | dlt::PPP => 4,
+            _ => 0,
+        };
+        buf[ip_at] = if i % 2 == 0 { 0x45 } else { 0x60 };
+        let len = (x as usize) % buf.len();
+        let _ = decode(lt, &buf[..len]);
+    }
+}
