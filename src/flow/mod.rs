@@ -172,8 +172,8 @@ pub enum AnomalyKind {
     /// NBSS framing is garbage (unknown type, implausible length, no SMB protocol id);
     /// `bytes` = the declared length.
     BadNbss,
-    /// A retransmission disagreed with bytes already buffered (the first copy is kept);
-    /// reported once per flow direction; `bytes` = overlapping length.
+    /// A retransmission disagreed with bytes still buffered out of order (the first copy is
+    /// kept); reported once per flow direction; `bytes` = differing overlap length.
     Overlap,
     /// A frame failed link/IP/TCP decoding; `bytes` = frame length. (Reported by the caller of
     /// [`decode`]; the table never sees such frames.)
