@@ -17,6 +17,8 @@ pub mod dlt {
     pub const NULL: i32 = 0;
     /// Ethernet II, with optional 802.1Q / 802.1ad VLAN tags.
     pub const EN10MB: i32 = 1;
+    /// PPP (RFC 1661), optionally with HDLC-like address/control bytes `ff 03` (RFC 1662).
+    pub const PPP: i32 = 9;
     /// Raw IP (DLT_RAW on most platforms).
     pub const RAW: i32 = 12;
     /// Raw IP (DLT_RAW on some BSDs).
@@ -127,6 +129,25 @@ pub fn decode(linktype: i32, data: &[u8]) -> Result<Packet<'_>, ParseError> {
                 loopback::LEN,
             )
         }
+        dlt::PPP => {
+            let start = if data.starts_with(&ppp::ADDRESS_CONTROL) {
+                2
+            } else {
+                0
+            };
+            let proto = data.get(start..start + 2).ok_or(ParseError::new(
+                Layer::Link,
+                0,
+                "truncated ppp header",
+            ))?;
+            let version = match u16::from_be_bytes([proto[0], proto[1]]) {
+                ppp::IPV4 => 4,
+                ppp::IPV6 => 6,
+                _ => return Ok(not_ip()),
+            };
+            let base = start + 2;
+            (from_ip(&data[base..], base, Some(version))?, base)
+        }
         dlt::RAW | dlt::RAW_BSD | dlt::LINKTYPE_RAW => (from_ip(data, 0, None)?, 0),
         dlt::IPV4 => (from_ip(data, 0, Some(4))?, 0),
         dlt::IPV6 => (from_ip(data, 0, Some(6))?, 0),
@@ -147,6 +168,14 @@ mod sll2 {
     pub const LEN: usize = 20;
     /// Protocol type, big-endian, first in v2.
     pub const PROTOCOL: usize = 0;
+}
+
+/// PPP framing (RFC 1661 section 2, RFC 1662 section 3.1).
+mod ppp {
+    /// All-stations address and unnumbered-information control, when present.
+    pub const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
+    pub const IPV4: u16 = 0x0021;
+    pub const IPV6: u16 = 0x0057;
 }
 
 /// BSD loopback header (LINKTYPE_NULL / LINKTYPE_LOOP): the address family.

@@ -123,6 +123,10 @@ fn all_frames() -> Vec<(i32, Vec<u8>, bool)> {
     null_be.extend_from_slice(&smb_tcp4());
     let mut null6 = 30u32.to_le_bytes().to_vec();
     null6.extend_from_slice(&smb_tcp6());
+    let mut ppp4 = vec![0xff, 0x03, 0x00, 0x21];
+    ppp4.extend_from_slice(&smb_tcp4());
+    let mut ppp6 = vec![0x00, 0x57];
+    ppp6.extend_from_slice(&smb_tcp6());
     let mut loop4 = 2u32.to_be_bytes().to_vec();
     loop4.extend_from_slice(&smb_tcp4());
     let mut loop6 = 24u32.to_be_bytes().to_vec();
@@ -146,6 +150,8 @@ fn all_frames() -> Vec<(i32, Vec<u8>, bool)> {
         (dlt::NULL, null_be, true),
         (dlt::NULL, null6, true),
         (dlt::LOOP, loop4, true),
+        (dlt::PPP, ppp4, true),
+        (dlt::PPP, ppp6, true),
         (dlt::LOOP, loop6, true),
         (dlt::RAW, smb_tcp4(), true),
         (dlt::RAW_BSD, smb_tcp6(), true),
@@ -315,4 +321,42 @@ fn syn_flags() {
         panic!()
     };
     assert!(t.syn && !t.ack_flag && t.payload.is_empty());
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut buf = [0u8; 128];
+    let types = [
+        dlt::NULL,
+        dlt::EN10MB,
+        dlt::PPP,
+        dlt::RAW,
+        dlt::LINKTYPE_RAW,
+        dlt::LOOP,
+        dlt::LINUX_SLL,
+        dlt::IPV4,
+        dlt::IPV6,
+        dlt::LINUX_SLL2,
+    ];
+    for i in 0..50_000usize {
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        // Make IP-looking starts likely.
+        let lt = types[i % types.len()];
+        let ip_at = match lt {
+            dlt::EN10MB => 14,
+            dlt::LINUX_SLL => 16,
+            dlt::LINUX_SLL2 => 20,
+            dlt::NULL | dlt::LOOP | dlt::PPP => 4,
+            _ => 0,
+        };
+        buf[ip_at] = if i % 2 == 0 { 0x45 } else { 0x60 };
+        let len = (x as usize) % buf.len();
+        let _ = decode(lt, &buf[..len]);
+    }
 }

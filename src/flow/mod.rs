@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use crate::capture::Timestamp;
 
 pub use limits::{Limits, SmbPorts};
-pub use link::{Packet, TcpSeg, Transport, decode};
+pub use link::{Packet, TcpSeg, Transport, decode, dlt};
 pub use table::{FlowStats, TcpTable};
 
 /// Which way a segment or message travels.
@@ -172,8 +172,8 @@ pub enum AnomalyKind {
     /// NBSS framing is garbage (unknown type, implausible length, no SMB protocol id);
     /// `bytes` = the declared length.
     BadNbss,
-    /// A retransmission disagreed with bytes already buffered (the first copy is kept);
-    /// reported once per flow direction; `bytes` = overlapping length.
+    /// A retransmission disagreed with bytes still buffered out of order (the first copy is
+    /// kept); reported once per flow direction; `bytes` = differing overlap length.
     Overlap,
     /// A frame failed link/IP/TCP decoding; `bytes` = frame length. (Reported by the caller of
     /// [`decode`]; the table never sees such frames.)

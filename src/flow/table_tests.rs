@@ -401,3 +401,92 @@ fn idle_flow_state_is_small() {
     let size = std::mem::size_of::<TcpFlowState>() + std::mem::size_of::<FlowKey>();
     assert!(size < 512, "{size} bytes per idle flow");
 }
+
+/// xorshift64: deterministic pseudo-random input for the robustness test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_segments_never_panic_and_close_once() {
+    let lim = Limits {
+        max_flows: 8,
+        idle_timeout_secs: 5,
+        max_ooo_bytes: 4096,
+        max_ooo_segments: 4,
+        max_message: 300,
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut tb = TcpTable::new(RecH::default(), lim, SmbPorts::default());
+    // A plausible stream per direction to cut segments from, plus garbage.
+    let mut stream = Vec::new();
+    for i in 0..200u32 {
+        match i % 5 {
+            0 => stream.extend_from_slice(&[0x85, 0, 0, 0]),
+            1 => stream.extend_from_slice(&msg(0xfe, 64 + (i as usize * 7) % 900, i as u8)),
+            2 => stream.extend_from_slice(&msg(0xff, 35, 1)),
+            3 => stream.extend_from_slice(&[i as u8; 13]),
+            _ => stream.extend_from_slice(&msg(0xfd, 52 + i as usize, 2)),
+        }
+    }
+    let mut seqs = [[0u32; 2]; 12];
+    for n in 0..20_000u64 {
+        let port = 1000 + rng.below(12) as u16;
+        let to_server = rng.below(2) == 0;
+        let next = &mut seqs[usize::from(port - 1000)][usize::from(to_server)];
+        let jitter = rng.below(3000) as u32;
+        let seq = match rng.below(4) {
+            0 => next.wrapping_sub(jitter),
+            1 => next.wrapping_add(jitter),
+            _ => *next,
+        };
+        let start = (seq as usize) % stream.len();
+        let len = (rng.below(1500) as usize).min(stream.len() - start);
+        let flags = match rng.below(50) {
+            0 => SYN,
+            1 => FIN | ACK,
+            2 => RST,
+            3 => SYN | ACK,
+            _ => ACK,
+        };
+        if seq == *next {
+            *next = next.wrapping_add(len as u32);
+        }
+        let p = pkt(
+            to_server,
+            port,
+            445,
+            seq,
+            flags,
+            &stream[start..start + len],
+        );
+        tb.handle_packet(t(n / 500), &p);
+    }
+    tb.finish(t(1000));
+    let st = tb.stats();
+    assert_eq!(st.flows_opened, st.flows_closed);
+    let h = tb.handler();
+    let opens = h.ev.iter().filter(|e| matches!(e, Ev::Open(..))).count();
+    let mut closed: Vec<u32> = h.closes().iter().map(|c| c.0).collect();
+    closed.sort_unstable();
+    assert_eq!(
+        closed,
+        (0..opens as u32).collect::<Vec<_>>(),
+        "each flow closed exactly once"
+    );
+    assert!(h.ev.iter().all(|e| match e {
+        Ev::Msg(_, _, m, p) => m.len() <= 300 && (*p || m[1..4] == *b"SMB"),
+        _ => true,
+    }));
+    assert!(st.messages > 0);
+}

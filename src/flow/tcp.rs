@@ -3,6 +3,10 @@
 //!
 //! Sequence numbers are compared with wrapping arithmetic: a segment up to 2^31 bytes ahead
 //! of the next expected byte is "ahead", anything else is old.
+//!
+//! Bytes already passed on are not kept, so a retransmission is only checked for conflicting
+//! content against bytes still buffered out of order; wherever copies overlap, the first one
+//! seen wins.
 
 use super::framing::{Events, Framer};
 use super::{AnomalyKind, Limits};
