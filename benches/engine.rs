@@ -19,8 +19,13 @@ fn load(dir: &Path) -> Vec<Owned> {
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     paths.sort();
-    for p in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "pcap")) {
-        let Ok(mut cap) = OfflineCapture::open(p) else { continue };
+    for p in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+    {
+        let Ok(mut cap) = OfflineCapture::open(p) else {
+            continue;
+        };
         while let Ok(Some(f)) = cap.next_frame() {
             frames.push(Owned {
                 ts: f.ts,

@@ -238,7 +238,12 @@ impl Progress {
     fn new(files: &[PathBuf], disabled: bool) -> Progress {
         let sizes: Vec<(PathBuf, u64)> = files
             .iter()
-            .map(|p| (p.clone(), std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)))
+            .map(|p| {
+                (
+                    p.clone(),
+                    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                )
+            })
             .collect();
         let total: u64 = sizes.iter().map(|(_, s)| s).sum();
         let bar = (!disabled && io::stderr().is_terminal() && total >= Self::MIN_BYTES).then(|| {

@@ -22,8 +22,16 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
         &["anonymous", "signing.not_required:server"],
         &["guest", "session.unsigned", "auth.by_ip"],
     ),
-    ("bad-password", &["logon.failed"], &["guest", "session.unsigned"]),
-    ("bob-nonascii", &["auth.by_ip"], &["session.unsigned", "signing.not_required:client"]),
+    (
+        "bad-password",
+        &["logon.failed"],
+        &["guest", "session.unsigned"],
+    ),
+    (
+        "bob-nonascii",
+        &["auth.by_ip"],
+        &["session.unsigned", "signing.not_required:client"],
+    ),
     (
         "guest",
         &["guest", "signing.not_required:server"],
@@ -51,13 +59,21 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
         &["smb1", "session.unsigned", "signing.not_required:server"],
         &["guest", "dialect.legacy"],
     ),
-    ("smb1-signed", &["smb1"], &["session.unsigned", "signing.not_required:client"]),
+    (
+        "smb1-signed",
+        &["smb1"],
+        &["session.unsigned", "signing.not_required:client"],
+    ),
     (
         "smb202-signing-required",
         &["dialect.legacy", "session.unencrypted"],
         &["session.unsigned", "signing.not_required:client"],
     ),
-    ("smb21-share-encrypt-refused", &["encryption.refused", "dialect.legacy"], &["guest"]),
+    (
+        "smb21-share-encrypt-refused",
+        &["encryption.refused", "dialect.legacy"],
+        &["guest"],
+    ),
     (
         "smb21-unsigned",
         &[
@@ -68,18 +84,62 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
         ],
         &["guest"],
     ),
-    ("smb30-enc-aes128ccm", &[], &["session.unencrypted", "session.unsigned"]),
-    ("smb30-signed", &["session.unencrypted"], &["session.unsigned", "dialect.legacy"]),
-    ("smb302-signed", &["session.unencrypted"], &["session.unsigned", "dialect.legacy"]),
+    (
+        "smb30-enc-aes128ccm",
+        &[],
+        &["session.unencrypted", "session.unsigned"],
+    ),
+    (
+        "smb30-signed",
+        &["session.unencrypted"],
+        &["session.unsigned", "dialect.legacy"],
+    ),
+    (
+        "smb302-signed",
+        &["session.unencrypted"],
+        &["session.unsigned", "dialect.legacy"],
+    ),
     ("smb311-by-name", &[], &["auth.by_ip", "session.unsigned"]),
-    ("smb311-enc-aes128ccm", &[], &["session.unencrypted", "session.unsigned"]),
-    ("smb311-enc-aes128gcm", &[], &["session.unencrypted", "session.unsigned"]),
-    ("smb311-enc-aes256ccm", &[], &["session.unencrypted", "session.unsigned"]),
-    ("smb311-enc-aes256gcm", &[], &["session.unencrypted", "session.unsigned"]),
-    ("smb311-share-encrypt", &[], &["session.unencrypted", "encryption.refused"]),
-    ("smb311-sign-cmac", &["session.unencrypted"], &["session.unsigned"]),
-    ("smb311-sign-gmac", &["session.unencrypted"], &["session.unsigned"]),
-    ("smb311-sign-hmac", &["session.unencrypted"], &["session.unsigned"]),
+    (
+        "smb311-enc-aes128ccm",
+        &[],
+        &["session.unencrypted", "session.unsigned"],
+    ),
+    (
+        "smb311-enc-aes128gcm",
+        &[],
+        &["session.unencrypted", "session.unsigned"],
+    ),
+    (
+        "smb311-enc-aes256ccm",
+        &[],
+        &["session.unencrypted", "session.unsigned"],
+    ),
+    (
+        "smb311-enc-aes256gcm",
+        &[],
+        &["session.unencrypted", "session.unsigned"],
+    ),
+    (
+        "smb311-share-encrypt",
+        &[],
+        &["session.unencrypted", "encryption.refused"],
+    ),
+    (
+        "smb311-sign-cmac",
+        &["session.unencrypted"],
+        &["session.unsigned"],
+    ),
+    (
+        "smb311-sign-gmac",
+        &["session.unencrypted"],
+        &["session.unsigned"],
+    ),
+    (
+        "smb311-sign-hmac",
+        &["session.unencrypted"],
+        &["session.unsigned"],
+    ),
 ];
 
 fn scenarios() -> Vec<PathBuf> {
@@ -90,7 +150,10 @@ fn scenarios() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
         .collect();
     v.sort();
-    assert!(v.len() >= 20, "expected the generated captures in captures/");
+    assert!(
+        v.len() >= 20,
+        "expected the generated captures in captures/"
+    );
     v
 }
 
@@ -312,7 +375,11 @@ fn check_expected(exp: &Value, recs: &[Value]) -> Vec<String> {
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     statuses.extend(s["setup_status"].as_str().map(String::from));
-    statuses.extend(trees.iter().filter_map(|t| t["status"].as_str().map(String::from)));
+    statuses.extend(
+        trees
+            .iter()
+            .filter_map(|t| t["status"].as_str().map(String::from)),
+    );
     for st in exp["statuses"].as_array().into_iter().flatten() {
         let st = st.as_str().unwrap_or("");
         if !statuses.iter().any(|x| x == st) {

@@ -13,9 +13,15 @@ use smbscope::flow::SmbPorts;
 
 #[test]
 fn every_corpus_capture_analyses_cleanly() {
-    let Some(dir) = common::corpus_dir() else { return };
+    let Some(dir) = common::corpus_dir() else {
+        return;
+    };
     let files = common::capture_files(&dir);
-    assert!(files.len() > 50, "corpus looks incomplete: {} files", files.len());
+    assert!(
+        files.len() > 50,
+        "corpus looks incomplete: {} files",
+        files.len()
+    );
     let mut problems = Vec::new();
     for f in &files {
         let recs = common::records(f, Config::default());
@@ -24,12 +30,18 @@ fn every_corpus_capture_analyses_cleanly() {
             problems.push(format!("{}: {errs:?}", f.display()));
         }
     }
-    assert!(problems.is_empty(), "input errors:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "input errors:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn corpus_expectations() {
-    let Some(dir) = common::corpus_dir() else { return };
+    let Some(dir) = common::corpus_dir() else {
+        return;
+    };
     let table: Vec<Value> = serde_json::from_str(include_str!("corpus_expected.json"))
         .expect("tests/corpus_expected.json parses");
     let mut failures = Vec::new();
@@ -60,8 +72,11 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
     let conns = common::of_type(recs, "connection");
     let sessions = common::of_type(recs, "session");
     let set = |v: &Value| -> Option<BTreeSet<String>> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
     };
     let actual_dialects: BTreeSet<String> = conns
         .iter()
@@ -88,7 +103,11 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
     };
     subset("trees", common::tree_paths(recs), &mut out);
     subset("users", common::strings(recs, "session", "user"), &mut out);
-    subset("domains", common::strings(recs, "session", "domain"), &mut out);
+    subset(
+        "domains",
+        common::strings(recs, "session", "domain"),
+        &mut out,
+    );
     subset("auth", common::strings(recs, "session", "auth"), &mut out);
     subset(
         "kerberos_realms",
@@ -114,7 +133,8 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
     }
     for name in ["server_signing_required", "client_signing_required"] {
         if let Some(want) = exp[name].as_bool() {
-            let negotiated: Vec<&&Value> = conns.iter().filter(|c| !c["dialect"].is_null()).collect();
+            let negotiated: Vec<&&Value> =
+                conns.iter().filter(|c| !c["dialect"].is_null()).collect();
             if negotiated.is_empty() || negotiated.iter().any(|c| c[name] != want) {
                 let got: Vec<&Value> = negotiated.iter().map(|c| &c[name]).collect();
                 out.push(format!("{name}: expected {want}, got {got:?}"));

@@ -99,7 +99,6 @@ impl OfflineCapture {
 
     // `std::io::pipe` is stable since Rust 1.87; Cargo.toml's `rust-version` still says 1.85
     // and needs the bump (then this allow goes).
-    #[allow(clippy::incompatible_msrv)]
     fn open_gzip(path: &Path, file: File, file_size: Option<u64>) -> Result<Self, CaptureError> {
         let open_err = |msg: String| CaptureError::Open {
             path: path.to_path_buf(),
@@ -290,7 +289,6 @@ impl std::fmt::Debug for OfflineCapture {
 
 /// The gunzip helper: decompress `input` into `out` until the end, a gzip error (returned), or
 /// the reader going away (EPIPE: not an error, the consumer stopped).
-#[allow(clippy::incompatible_msrv)] // see `open_gzip`
 fn gunzip(input: CountingReader, mut out: io::PipeWriter) -> Result<(), String> {
     let mut dec = MultiGzDecoder::new(input);
     let mut buf = vec![0u8; GUNZIP_CHUNK];

@@ -37,10 +37,7 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
 pub fn server_name(blob: &[u8]) -> Option<String> {
     for token in inner_tokens(blob) {
         if let Inner::Ntlmssp(Message::Challenge(c)) = spnego::inner(token) {
-            return c
-                .dns_computer
-                .or(c.nb_computer)
-                .filter(|n| !n.is_empty());
+            return c.dns_computer.or(c.nb_computer).filter(|n| !n.is_empty());
         }
     }
     None

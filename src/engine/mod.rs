@@ -101,7 +101,14 @@ impl Emitter<'_> {
         }));
     }
 
-    pub fn anomaly(&mut self, key: &FlowKey, kind: &'static str, detail: String, bytes: u64, ts: Timestamp) {
+    pub fn anomaly(
+        &mut self,
+        key: &FlowKey,
+        kind: &'static str,
+        detail: String,
+        bytes: u64,
+        ts: Timestamp,
+    ) {
         *self.counters.anomalies.entry(kind).or_default() += 1;
         if self.out.len() >= self.config.max_queued_records {
             return;
@@ -191,15 +198,20 @@ impl StreamHandler for SmbHandler {
             match crate::smb::nbss::SessionRequest::parse(body) {
                 Ok(req) => {
                     let called = req.called.split('<').next().unwrap_or("").trim().to_owned();
-                    if conn.dialled_name.is_none() && !called.is_empty() && called != "*SMBSERVER"
-                    {
+                    if conn.dialled_name.is_none() && !called.is_empty() && called != "*SMBSERVER" {
                         conn.note_dialled(&called);
                     }
                 }
                 Err(e) => {
                     conn.malformed += 1;
                     let mut em = self.emitter();
-                    em.anomaly(&conn.key, "malformed_nbss", e.to_string(), body.len() as u64, ts);
+                    em.anomaly(
+                        &conn.key,
+                        "malformed_nbss",
+                        e.to_string(),
+                        body.len() as u64,
+                        ts,
+                    );
                 }
             }
         }
@@ -254,7 +266,8 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
         dialect: conn.dialect_name(),
         smb1_dialect: conn.smb1_dialect.clone(),
         client_dialects: conn.client_dialects.clone(),
-        client_signing_required: cmode & SIGNING_REQUIRED != 0 || conn.client_setup_signing_required,
+        client_signing_required: cmode & SIGNING_REQUIRED != 0
+            || conn.client_setup_signing_required,
         server_signing_required: smode & SIGNING_REQUIRED != 0,
         client_signing_enabled: cmode & (SIGNING_ENABLED | SIGNING_REQUIRED) != 0
             || conn.client_setup_signing_required,

@@ -30,7 +30,13 @@ pub(crate) fn handle(
         Ok(h) => h,
         Err(e) => {
             conn.malformed += 1;
-            em.anomaly(&conn.key, "malformed_smb1", e.to_string(), msg.len() as u64, ts);
+            em.anomaly(
+                &conn.key,
+                "malformed_smb1",
+                e.to_string(),
+                msg.len() as u64,
+                ts,
+            );
             return;
         }
     };
@@ -187,12 +193,12 @@ fn reply_block(
         }
         Command::SESSION_SETUP_ANDX => {
             let pending = conn.take_pending(key);
-            let resp = if status == NtStatus::SUCCESS || status == NtStatus::MORE_PROCESSING_REQUIRED
-            {
-                Some(SessionSetupResponse::parse(h, block)?)
-            } else {
-                None
-            };
+            let resp =
+                if status == NtStatus::SUCCESS || status == NtStatus::MORE_PROCESSING_REQUIRED {
+                    Some(SessionSetupResponse::parse(h, block)?)
+                } else {
+                    None
+                };
             if let Some(blob) = resp.as_ref().and_then(|r| r.security_blob) {
                 if let Some(name) = auth::server_name(blob) {
                     conn.own_name.get_or_insert(name);
@@ -217,7 +223,15 @@ fn reply_block(
                 s.state = SessionState::Failed;
                 let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
                 let summary = format!("SMB1 SESSION_SETUP_ANDX for {who} failed with {status}");
-                session_rule(em, conn, uid, RuleId::LogonFailed, Context::default(), summary, ts);
+                session_rule(
+                    em,
+                    conn,
+                    uid,
+                    RuleId::LogonFailed,
+                    Context::default(),
+                    summary,
+                    ts,
+                );
                 return Ok(());
             }
             s.state = SessionState::Established;
@@ -239,7 +253,15 @@ fn reply_block(
             }
             if kind == AuthKind::NtlmV1 {
                 let summary = format!("{who} authenticated with NTLMv1 (24-byte NT response)");
-                session_rule(em, conn, uid, RuleId::NtlmV1, Context::default(), summary, ts);
+                session_rule(
+                    em,
+                    conn,
+                    uid,
+                    RuleId::NtlmV1,
+                    Context::default(),
+                    summary,
+                    ts,
+                );
             }
         }
         Command::TREE_CONNECT_ANDX => {
@@ -266,7 +288,12 @@ fn reply_block(
     Ok(())
 }
 
-fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &NegotiateResponse<'_>) {
+fn negotiated(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    resp: &NegotiateResponse<'_>,
+) {
     let name = conn
         .client_dialects
         .get(usize::from(resp.dialect_index))
@@ -308,7 +335,10 @@ fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &
             conn,
             RuleId::SigningNotRequiredServer,
             Context::default(),
-            format!("The SMB1 server's signing is {how} (SecurityMode {:#04x})", resp.security_mode),
+            format!(
+                "The SMB1 server's signing is {how} (SecurityMode {:#04x})",
+                resp.security_mode
+            ),
             ts,
         );
     }
@@ -340,7 +370,10 @@ fn count(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, h: &Header<'
     }
     if !matches!(
         cmd,
-        Command::TREE_CONNECT_ANDX | Command::TREE_DISCONNECT | Command::LOGOFF_ANDX | Command::ECHO
+        Command::TREE_CONNECT_ANDX
+            | Command::TREE_DISCONNECT
+            | Command::LOGOFF_ANDX
+            | Command::ECHO
     ) {
         s.plaintext_data += 1;
     }
@@ -350,6 +383,14 @@ fn count(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, h: &Header<'
             "SMB1 session of {who} sent an unsigned {cmd} {}",
             if reply { "response" } else { "request" }
         );
-        session_rule(em, conn, uid, RuleId::SessionUnsigned, Context::default(), summary, ts);
+        session_rule(
+            em,
+            conn,
+            uid,
+            RuleId::SessionUnsigned,
+            Context::default(),
+            summary,
+            ts,
+        );
     }
 }

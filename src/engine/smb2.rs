@@ -69,7 +69,13 @@ pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp
     }
 }
 
-fn malformed(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, kind: &'static str, e: String) {
+fn malformed(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    kind: &'static str,
+    e: String,
+) {
     conn.malformed += 1;
     em.anomaly(&conn.key, kind, e, 0, ts);
 }
@@ -106,7 +112,13 @@ fn resolve_ids(conn: &mut ConnState, h: &Header<'_>) -> (u64, Option<u32>) {
     (sid, tid)
 }
 
-fn message(em: &mut Emitter<'_>, conn: &mut ConnState, dir: Direction, ts: Timestamp, h: &Header<'_>) {
+fn message(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    dir: Direction,
+    ts: Timestamp,
+    h: &Header<'_>,
+) {
     let (sid, tid) = resolve_ids(conn, h);
     let response = h.is_response() || dir == Direction::ToClient;
     if response && h.status() == NtStatus::PENDING && h.is_async() {
@@ -119,7 +131,13 @@ fn message(em: &mut Emitter<'_>, conn: &mut ConnState, dir: Direction, ts: Times
         request_msg(em, conn, h, sid, tid)
     };
     if let Err(e) = parsed {
-        malformed(em, conn, ts, "malformed_smb2", format!("{}: {e}", h.command()));
+        malformed(
+            em,
+            conn,
+            ts,
+            "malformed_smb2",
+            format!("{}: {e}", h.command()),
+        );
     }
     count(em, conn, ts, h, sid, tid, response);
 }
@@ -140,7 +158,9 @@ fn request_msg(
             conn.client_dialects = req.dialects.iter().map(|d| d.to_string()).collect();
             for ctx in &req.contexts {
                 match ctx {
-                    NegotiateContext::Encryption { ciphers } => conn.client_ciphers = ciphers.clone(),
+                    NegotiateContext::Encryption { ciphers } => {
+                        conn.client_ciphers = ciphers.clone()
+                    }
                     NegotiateContext::Signing { algorithms } => {
                         conn.client_signing_algs = algorithms.clone()
                     }
@@ -273,7 +293,9 @@ fn response_msg(
                 }
             }
             if refused {
-                let d = conn.dialect_name().unwrap_or_else(|| "an unknown dialect".into());
+                let d = conn
+                    .dialect_name()
+                    .unwrap_or_else(|| "an unknown dialect".into());
                 session_rule(
                     em,
                     conn,
@@ -307,7 +329,12 @@ fn response_msg(
     Ok(())
 }
 
-fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &NegotiateResponse<'_>) {
+fn negotiated(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    resp: &NegotiateResponse<'_>,
+) {
     conn.family = Family::Smb2;
     conn.server_sec_mode = Some(resp.security_mode);
     conn.server_caps = resp.capabilities;
@@ -320,8 +347,12 @@ fn negotiated(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, resp: &
     for ctx in &resp.contexts {
         match ctx {
             NegotiateContext::Encryption { ciphers } => conn.cipher = ciphers.first().copied(),
-            NegotiateContext::Signing { algorithms } => conn.signing_alg = algorithms.first().copied(),
-            NegotiateContext::Compression { algorithms, .. } => conn.compression = algorithms.clone(),
+            NegotiateContext::Signing { algorithms } => {
+                conn.signing_alg = algorithms.first().copied()
+            }
+            NegotiateContext::Compression { algorithms, .. } => {
+                conn.compression = algorithms.clone()
+            }
             NegotiateContext::TransportCapabilities { flags } => {
                 conn.transport_security = conn.client_transport_security && flags & 1 != 0
             }
@@ -472,7 +503,9 @@ fn session_setup(
             conn,
             RuleId::AuthByIp,
             Context::default(),
-            format!("The client named the server by IP address ({host}), so Kerberos was not possible"),
+            format!(
+                "The client named the server by IP address ({host}), so Kerberos was not possible"
+            ),
             ts,
         );
     }
@@ -693,7 +726,10 @@ mod tests {
     #[test]
     fn unc_hosts() {
         assert_eq!(unc_host(r"\\127.0.0.1\IPC$"), Some("127.0.0.1"));
-        assert_eq!(unc_host(r"\\srv.example.com\share"), Some("srv.example.com"));
+        assert_eq!(
+            unc_host(r"\\srv.example.com\share"),
+            Some("srv.example.com")
+        );
         assert_eq!(unc_host(r"\\"), None);
         assert_eq!(unc_host("share"), Some("share"));
     }

@@ -271,9 +271,16 @@ pub fn share_type_name(t: u8) -> &'static str {
 /// A request waiting for its response, keyed by MessageId (SMB2) or MID (SMB1).
 #[derive(Debug, Clone)]
 pub enum Pending {
-    SessionSetup { auth: AuthInfo, signing_required: bool },
-    TreeConnect { path: String },
-    Create { name: String },
+    SessionSetup {
+        auth: AuthInfo,
+        signing_required: bool,
+    },
+    TreeConnect {
+        path: String,
+    },
+    Create {
+        name: String,
+    },
     Read,
     Other,
 }

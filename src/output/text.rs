@@ -91,11 +91,18 @@ impl<W: Write> TextSink<W> {
         }
         writeln!(self.out, "Findings ({}):", self.findings.len())?;
         // (severity desc, rule, side, server) -> findings
-        let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, &str, &str, SocketAddr), Vec<&Finding>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<
+            (std::cmp::Reverse<Severity>, &str, &str, SocketAddr),
+            Vec<&Finding>,
+        > = BTreeMap::new();
         for f in &self.findings {
             groups
-                .entry((std::cmp::Reverse(f.severity), f.rule, f.side.unwrap_or(""), f.server))
+                .entry((
+                    std::cmp::Reverse(f.severity),
+                    f.rule,
+                    f.side.unwrap_or(""),
+                    f.server,
+                ))
                 .or_default()
                 .push(f);
         }
@@ -124,7 +131,10 @@ impl<W: Write> TextSink<W> {
             } else {
                 String::new()
             };
-            writeln!(self.out, "  - {rule}{side}{event}{mandate} server {server}{times}")?;
+            writeln!(
+                self.out,
+                "  - {rule}{side}{event}{mandate} server {server}{times}"
+            )?;
             writeln!(self.out, "      {}", first.summary)?;
             let who: Vec<String> = fs
                 .iter()
@@ -181,16 +191,21 @@ impl<W: Write> Sink for TextSink<W> {
         self.servers()?;
         self.findings()?;
         self.anomalies()?;
-        let sev: Vec<String> = [Severity::High, Severity::Medium, Severity::Low, Severity::Info]
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {}",
-                    summary.findings.get(s.as_str()).copied().unwrap_or(0),
-                    s
-                )
-            })
-            .collect();
+        let sev: Vec<String> = [
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ]
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                summary.findings.get(s.as_str()).copied().unwrap_or(0),
+                s
+            )
+        })
+        .collect();
         writeln!(
             self.out,
             "Totals: {} file(s), {} frames, {} bytes, {} SMB connection(s), {} session(s), {} SMB \
@@ -214,8 +229,17 @@ impl<W: Write> Sink for TextSink<W> {
 
 fn header_row() -> Vec<String> {
     [
-        "CLIENT", "SESSION", "USER", "AUTH", "DIALECT", "SIGN-REQ C/S", "ALG", "SIGNED/UNSIGNED",
-        "ENCRYPTION", "GUEST", "ANON",
+        "CLIENT",
+        "SESSION",
+        "USER",
+        "AUTH",
+        "DIALECT",
+        "SIGN-REQ C/S",
+        "ALG",
+        "SIGNED/UNSIGNED",
+        "ENCRYPTION",
+        "GUEST",
+        "ANON",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -249,7 +273,10 @@ fn conn_row(c: &ConnectionRecord, s: Option<&SessionRecord>) -> Vec<String> {
             "-".into(),
         ];
     };
-    let user = match (s.domain.as_deref().filter(|d| !d.is_empty()), s.user.as_deref()) {
+    let user = match (
+        s.domain.as_deref().filter(|d| !d.is_empty()),
+        s.user.as_deref(),
+    ) {
         (_, None) => "?".to_owned(),
         (_, Some("")) => "(empty)".to_owned(),
         (Some(d), Some(u)) => format!("{d}\\{u}"),
@@ -321,7 +348,11 @@ fn session_details(s: &SessionRecord) -> Vec<String> {
         out.push(format!("{} files: {l}", s.session_id));
     }
     if !s.statuses.is_empty() {
-        let st: Vec<String> = s.statuses.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+        let st: Vec<String> = s
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect();
         out.push(format!("{} errors: {}", s.session_id, st.join(", ")));
     }
     if s.bytes_read > 0 || s.bytes_written > 0 {

@@ -259,7 +259,11 @@ pub struct Context {
 /// authenticated sessions, guest and anonymous sessions, SMB1 without signing. A client with
 /// `RequireEncryption` refuses sessions that would not be encrypted. Such findings become
 /// `high` and name the mandate.
-pub fn severity(rule: RuleId, mandates: Mandates, ctx: Context) -> (Severity, Option<&'static str>) {
+pub fn severity(
+    rule: RuleId,
+    mandates: Mandates,
+    ctx: Context,
+) -> (Severity, Option<&'static str>) {
     let base = rule.rule().severity;
     let signing_refusal = match rule {
         RuleId::SessionUnsigned | RuleId::Guest | RuleId::Anonymous => true,

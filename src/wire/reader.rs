@@ -64,7 +64,10 @@ impl<'a> Reader<'a> {
             .pos
             .checked_add(n)
             .ok_or_else(|| self.err("length overflow"))?;
-        let out = self.buf.get(self.pos..end).ok_or_else(|| self.err("truncated"))?;
+        let out = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.err("truncated"))?;
         self.pos = end;
         Ok(out)
     }

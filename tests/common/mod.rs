@@ -30,8 +30,7 @@ pub fn captures_dir() -> PathBuf {
 
 /// Every record of `path` as JSON values (the summary last).
 pub fn records(path: &Path, config: Config) -> Vec<Value> {
-    let recs = analyze_file(path, config)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let recs = analyze_file(path, config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     recs.iter()
         .map(|r| serde_json::to_value(r).expect("records serialize"))
         .collect()
@@ -74,7 +73,9 @@ pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -83,7 +84,9 @@ pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
                 }
             } else {
                 let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
+                if n.ends_with(".pcap")
+                    || n.ends_with(".pcapng")
+                    || n.ends_with(".pcap.gz")
                     || n.ends_with(".pcapng.gz")
                 {
                     out.push(p);
