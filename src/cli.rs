@@ -192,7 +192,7 @@ impl Run {
                     self.engine.handle_frame(&frame);
                     self.drain(sink)?;
                     n += 1;
-                    if n % 8192 == 0 {
+                    if n.is_multiple_of(8192) {
                         progress.set(path, cap.bytes_read());
                     }
                 }

@@ -135,6 +135,8 @@ pub struct ConnectionRecord {
     pub by_ip: bool,
     pub client_capabilities: u32,
     pub server_capabilities: u32,
+    /// A NEGOTIATE response was seen, so dialect and signing modes are first-hand.
+    pub negotiated: bool,
     /// No TCP handshake seen: the capture started in the middle of this connection.
     pub midstream: bool,
     pub first_seen: f64,

@@ -217,8 +217,10 @@ fn scenarios_raise_the_right_findings() {
 fn require_mandates_raise_severity() {
     let path = common::captures_dir().join("smb21-unsigned.pcap");
     let plain = common::records(&path, Config::default());
-    let mut config = Config::default();
-    config.mandates = smbscope::rules::Mandates::parse("signing,encryption").expect("valid");
+    let config = Config {
+        mandates: smbscope::rules::Mandates::parse("signing,encryption").expect("valid"),
+        ..Config::default()
+    };
     let strict = common::records(&path, config);
     let sev = |recs: &[Value], rule: &str| -> Vec<String> {
         common::of_type(recs, "finding")

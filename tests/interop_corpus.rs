@@ -47,12 +47,14 @@ fn corpus_expectations() {
     let mut failures = Vec::new();
     for exp in &table {
         let file = exp["file"].as_str().expect("file");
-        let mut config = Config::default();
         let mut ports = SmbPorts::default();
         for p in exp["smb_ports"].as_array().into_iter().flatten() {
             ports = ports.with(p.as_u64().expect("port") as u16);
         }
-        config.ports = ports;
+        let config = Config {
+            ports,
+            ..Config::default()
+        };
         let recs = common::records(&dir.join(file), config);
         for problem in check(exp, &recs) {
             failures.push(format!("{file}: {problem}"));
@@ -78,7 +80,9 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
                 .collect()
         })
     };
-    let actual_dialects: BTreeSet<String> = conns
+    // Dialects and signing modes are compared on connections whose NEGOTIATE was captured.
+    let negotiated: Vec<&&Value> = conns.iter().filter(|c| c["negotiated"] == true).collect();
+    let actual_dialects: BTreeSet<String> = negotiated
         .iter()
         .filter_map(|c| c["dialect"].as_str().map(String::from))
         .collect();
@@ -88,7 +92,8 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
         }
     }
     if let Some(b) = exp["smb1"].as_bool() {
-        if b != actual_dialects.contains("SMB1") {
+        let any_smb1 = conns.iter().any(|c| c["dialect"] == "SMB1");
+        if b != any_smb1 {
             out.push(format!("smb1: expected {b}"));
         }
     }
@@ -123,7 +128,6 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
             "encrypted",
             any(&|s| s["messages"]["encrypted"].as_u64().unwrap_or(0) > 0),
         ),
-        ("midstream", conns.iter().any(|c| c["dialect"].is_null())),
     ] {
         if let Some(want) = exp[name].as_bool() {
             if want != actual {
@@ -131,12 +135,32 @@ fn check(exp: &Value, recs: &[Value]) -> Vec<String> {
             }
         }
     }
+    // midstream: true = no connection's NEGOTIATE was captured; false = every one was.
+    if let Some(want) = exp["midstream"].as_bool() {
+        let ok = if want {
+            negotiated.is_empty()
+        } else {
+            negotiated.len() == conns.len()
+        };
+        if !ok {
+            out.push(format!(
+                "midstream: expected {want}, {} of {} connections negotiated",
+                negotiated.len(),
+                conns.len()
+            ));
+        }
+    }
     for name in ["server_signing_required", "client_signing_required"] {
         if let Some(want) = exp[name].as_bool() {
-            let negotiated: Vec<&&Value> =
-                conns.iter().filter(|c| !c["dialect"].is_null()).collect();
-            if negotiated.is_empty() || negotiated.iter().any(|c| c[name] != want) {
-                let got: Vec<&Value> = negotiated.iter().map(|c| &c[name]).collect();
+            // The client also shows its mode in SESSION_SETUP, so with no NEGOTIATE captured
+            // every connection counts for it.
+            let pool: Vec<&&Value> = if negotiated.is_empty() && name.starts_with("client") {
+                conns.iter().collect()
+            } else {
+                negotiated.clone()
+            };
+            if pool.is_empty() || pool.iter().any(|c| c[name] != want) {
+                let got: Vec<&Value> = pool.iter().map(|c| &c[name]).collect();
                 out.push(format!("{name}: expected {want}, got {got:?}"));
             }
         }

@@ -22,6 +22,10 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
                 info.target_spn =
                     ntlmssp::ntlmv2_client_info(a.nt_response).and_then(|i| i.target_name);
             }
+            Inner::KerberosIakerb { realm } => {
+                info.kind = AuthKind::Kerberos;
+                info.krb_realm = Some(realm);
+            }
             Inner::KerberosApReq(ap) => {
                 info.kind = AuthKind::Kerberos;
                 info.krb_realm = Some(ap.realm);

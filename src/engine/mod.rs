@@ -170,7 +170,7 @@ impl StreamHandler for SmbHandler {
         let mut em = self.emitter();
         match msg.first() {
             Some(0xFF) => smb1::handle(&mut em, conn, dir, ts, msg),
-            Some(0xFE | 0xFD | 0xFC) => smb2::handle(&mut em, conn, dir, ts, msg, partial),
+            Some(0xFC..=0xFE) => smb2::handle(&mut em, conn, dir, ts, msg, partial),
             _ => {
                 conn.malformed += 1;
                 em.anomaly(
@@ -286,6 +286,7 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
         by_ip: conn.by_ip,
         client_capabilities: conn.client_caps,
         server_capabilities: conn.server_caps,
+        negotiated: conn.negotiated,
         midstream: conn.midstream,
         first_seen: conn.first_seen.as_secs_f64(),
         last_seen: conn.last_seen.as_secs_f64(),

@@ -8,8 +8,9 @@ use crate::capture::Timestamp;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
 use crate::smb::smb1::{
-    self, AndxBlock, Command, Header, NegotiateRequest, NegotiateResponse, NtCreateRequest,
-    SessionSetupRequest, SessionSetupResponse, TreeConnectRequest, flags2, security_mode,
+    self, AndxBlock, Command, CreateDirectoryRequest, Header, NegotiateRequest, NegotiateResponse,
+    NtCreateRequest, SessionSetupRequest, SessionSetupResponse, TreeConnectRequest, flags2,
+    security_mode,
 };
 use crate::smb::status::NtStatus;
 
@@ -53,7 +54,12 @@ pub(crate) fn handle(
             ts,
         );
     }
-    if !reply && h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0 {
+    // Windows sets this bit in the multi-protocol NEGOTIATE that then continues in SMB2, so it
+    // only counts on other SMB1 requests.
+    if !reply
+        && h.command() != Command::NEGOTIATE
+        && h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0
+    {
         conn.client_setup_signing_required = true;
     }
     let key = (u64::from(h.pid()) << 16) | u64::from(h.mid());
@@ -111,9 +117,9 @@ fn request_block(
             if f2 & flags2::SECURITY_SIGNATURE != 0 {
                 mode |= super::state::SIGNING_ENABLED;
             }
-            if f2 & flags2::SECURITY_SIGNATURE_REQUIRED != 0 {
-                mode |= super::state::SIGNING_ENABLED | super::state::SIGNING_REQUIRED;
-            }
+            // Flags2 SECURITY_SIGNATURE_REQUIRED is set by Windows in every multi-protocol
+            // NEGOTIATE whatever its policy (zeek/smb2.pcap); the client's requirement is read
+            // from its later SMB1 requests instead.
             conn.client_sec_mode = Some(mode);
         }
         Command::SESSION_SETUP_ANDX => {
@@ -125,6 +131,7 @@ fn request_block(
             conn.push_pending(
                 key,
                 Pending::SessionSetup {
+                    sid: u64::from(h.uid()),
                     auth: info,
                     signing_required: h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0,
                 },
@@ -138,24 +145,36 @@ fn request_block(
             }
             conn.push_pending(
                 key | TREE_KEY,
-                Pending::TreeConnect { path: req.path },
+                Pending::TreeConnect {
+                    sid: u64::from(h.uid()),
+                    path: req.path,
+                },
                 cfg.max_pending,
             );
         }
+        Command::CREATE_DIRECTORY => {
+            let req = CreateDirectoryRequest::parse(h, block)?;
+            add_file(em, conn, h.uid(), &req.name);
+        }
         Command::NT_CREATE_ANDX => {
             let req = NtCreateRequest::parse(h, block)?;
-            let (max, max_files) = (cfg.max_sessions_per_conn, cfg.max_files_per_session);
-            // SMB1 names are relative to the share root with a leading '\'; SMB2 names have
-            // none. Strip it so both read the same.
-            let name = req.name.trim_start_matches('\\');
-            if let Some(s) = conn.session_or_insert(u64::from(h.uid()), SessionState::Unknown, max)
-            {
-                s.add_file(name, max_files);
-            }
+            add_file(em, conn, h.uid(), &req.name);
         }
         _ => {}
     }
     Ok(())
+}
+
+/// Records a file or directory name on the session of `uid`. SMB1 names are relative to the
+/// share root with a leading '\\'; SMB2 names have none, so it is stripped to read the same.
+fn add_file(em: &Emitter<'_>, conn: &mut ConnState, uid: u16, name: &str) {
+    let (max, max_files) = (
+        em.config.max_sessions_per_conn,
+        em.config.max_files_per_session,
+    );
+    if let Some(s) = conn.session_or_insert(u64::from(uid), SessionState::Unknown, max) {
+        s.add_file(name.trim_start_matches('\\'), max_files);
+    }
 }
 
 /// Who logged on with a non-extended-security SESSION_SETUP_ANDX (WordCount 13).
@@ -210,6 +229,7 @@ fn reply_block(
             if let Some(Pending::SessionSetup {
                 auth,
                 signing_required,
+                ..
             }) = pending
             {
                 s.auth.merge(auth);
@@ -266,7 +286,7 @@ fn reply_block(
         }
         Command::TREE_CONNECT_ANDX => {
             let path = match conn.take_pending(key | TREE_KEY) {
-                Some(Pending::TreeConnect { path }) => path,
+                Some(Pending::TreeConnect { path, .. }) => path,
                 _ => String::new(),
             };
             let tree = Tree {
@@ -278,7 +298,7 @@ fn reply_block(
                 status: Some(status),
             };
             if let Some(s) = conn.session_or_insert(uid, SessionState::Unknown, max) {
-                if s.trees.len() < 256 {
+                if s.trees.len() < super::state::MAX_TREES {
                     s.trees.push(tree);
                 }
             }
@@ -302,6 +322,7 @@ fn negotiated(
         return;
     }
     conn.family = Family::Smb1;
+    conn.negotiated = true;
     conn.smb1_dialect = name.clone();
     let mut mode = 0;
     if resp.security_mode & security_mode::SIGNATURES_ENABLED != 0 {

@@ -1,7 +1,8 @@
 //! SMB2/3 messages -> posture state, and the findings they trigger.
 
 use super::state::{
-    AuthKind, ConnState, Family, Pending, SIGNING_REQUIRED, SessionState, Tree, share_type_name,
+    AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, SessionState, Tree,
+    share_type_name,
 };
 use super::{Emitter, Subject, auth};
 use crate::capture::Timestamp;
@@ -15,9 +16,6 @@ use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, sessi
 use crate::smb::status::NtStatus;
 use crate::smb::transform::{CompressionHeader, TransformHeader};
 use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
-
-/// Trees kept per session.
-const MAX_TREES: usize = 256;
 
 /// One NBSS message that starts with 0xFE, 0xFD or 0xFC.
 pub(crate) fn handle(
@@ -55,6 +53,7 @@ pub(crate) fn handle(
 
 /// Connection end: decisions that need the whole connection.
 pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
+    conn.flush_pending(em.config.max_sessions_per_conn);
     client_signing_rule(em, conn, ts);
     for i in 0..conn.sessions.len() {
         let s = &conn.sessions[i];
@@ -187,10 +186,10 @@ fn request_msg(
                     conn.note_dialled(host);
                 }
             }
-            let _ = sid;
             conn.push_pending(
                 h.message_id(),
                 Pending::SessionSetup {
+                    sid,
                     auth: info,
                     signing_required,
                 },
@@ -204,7 +203,10 @@ fn request_msg(
             }
             conn.push_pending(
                 h.message_id(),
-                Pending::TreeConnect { path: req.path },
+                Pending::TreeConnect {
+                    sid,
+                    path: req.path,
+                },
                 cfg.max_pending,
             );
         }
@@ -267,7 +269,7 @@ fn response_msg(
         Command::SESSION_SETUP => session_setup(em, conn, ts, h, sid, pending)?,
         Command::TREE_CONNECT => {
             let path = match pending {
-                Some(Pending::TreeConnect { path }) => path,
+                Some(Pending::TreeConnect { path, .. }) => path,
                 _ => String::new(),
             };
             let mut tree = Tree {
@@ -336,6 +338,7 @@ fn negotiated(
     resp: &NegotiateResponse<'_>,
 ) {
     conn.family = Family::Smb2;
+    conn.negotiated = true;
     conn.server_sec_mode = Some(resp.security_mode);
     conn.server_caps = resp.capabilities;
     if resp.dialect == Dialect::WILDCARD {
@@ -419,6 +422,7 @@ fn session_setup(
     if let Some(Pending::SessionSetup {
         auth,
         signing_required,
+        ..
     }) = pending
     {
         s.auth.merge(auth);

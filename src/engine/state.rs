@@ -272,17 +272,14 @@ pub fn share_type_name(t: u8) -> &'static str {
 #[derive(Debug, Clone)]
 pub enum Pending {
     SessionSetup {
+        sid: u64,
         auth: AuthInfo,
         signing_required: bool,
     },
     TreeConnect {
+        sid: u64,
         path: String,
     },
-    Create {
-        name: String,
-    },
-    Read,
-    Other,
 }
 
 /// Everything known about one SMB connection.
@@ -293,6 +290,8 @@ pub struct ConnState {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub family: Family,
+    /// A NEGOTIATE response was seen.
+    pub negotiated: bool,
     pub client_dialects: Vec<String>,
     pub dialect: Option<Dialect>,
     pub smb1_dialect: Option<String>,
@@ -335,6 +334,7 @@ impl ConnState {
             first_seen: ts,
             last_seen: ts,
             family: Family::Unknown,
+            negotiated: false,
             client_dialects: Vec::new(),
             dialect: None,
             smb1_dialect: None,
@@ -487,7 +487,47 @@ impl ConnState {
         let i = self.pending.iter().position(|(m, _)| *m == id)?;
         Some(self.pending.remove(i).1)
     }
+
+    /// At connection end, keeps what unanswered requests told (a capture of one direction
+    /// only, or a connection cut short): who tried to log on, which trees were asked for.
+    pub fn flush_pending(&mut self, max_sessions: usize) {
+        for (_, p) in std::mem::take(&mut self.pending) {
+            match p {
+                Pending::SessionSetup {
+                    sid,
+                    auth,
+                    signing_required,
+                } => {
+                    if let Some(s) =
+                        self.session_or_insert(sid, SessionState::InProgress, max_sessions)
+                    {
+                        s.auth.merge(auth);
+                        s.client_signing_required |= signing_required;
+                    }
+                }
+                Pending::TreeConnect { sid, path } => {
+                    if let Some(s) =
+                        self.session_or_insert(sid, SessionState::Unknown, max_sessions)
+                    {
+                        if !s.trees.iter().any(|t| t.path == path) && s.trees.len() < MAX_TREES {
+                            s.trees.push(Tree {
+                                id: None,
+                                path,
+                                share_type: None,
+                                share_flags: 0,
+                                encrypt_data: false,
+                                status: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// Trees kept per session.
+pub const MAX_TREES: usize = 256;
 
 /// SMB2 SecurityMode SIGNING_ENABLED (§2.2.3).
 pub const SIGNING_ENABLED: u16 = 0x0001;

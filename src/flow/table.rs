@@ -36,6 +36,9 @@ pub struct FlowStats {
     pub control_packets: u64,
     /// Anomalies reported, indexed by [`AnomalyKind::index`].
     pub anomalies: [u64; AnomalyKind::COUNT],
+    /// Segments that arrived shortly after their flow closed with FIN or RST (a late reply,
+    /// a retransmission) and were dropped instead of opening a new mid-stream flow.
+    pub late_segments: u64,
 }
 
 impl FlowStats {
@@ -74,7 +77,16 @@ pub struct TcpTable<H: StreamHandler> {
     next_expire: Option<Timestamp>,
     /// Flow ids handed out so far (open order).
     next_id: u64,
+    /// Flows recently closed by FIN or RST, with their close time: late segments of theirs are
+    /// dropped for [`LINGER`] rather than opening a new mid-stream flow. Bounded by
+    /// [`MAX_CLOSED`]; emptied when full.
+    closed: HashMap<FlowKey, Timestamp>,
 }
+
+/// How long a flow closed by FIN or RST keeps absorbing late segments (like TIME_WAIT).
+const LINGER: Duration = Duration::from_secs(5);
+/// Most closed flows remembered at once.
+const MAX_CLOSED: usize = 4096;
 
 /// Per-flow state besides the handler's `Conn`.
 #[derive(Debug)]
@@ -101,6 +113,7 @@ impl<H: StreamHandler> TcpTable<H> {
             stats: FlowStats::default(),
             next_expire: None,
             next_id: 0,
+            closed: HashMap::new(),
         }
     }
 
@@ -123,6 +136,15 @@ impl<H: StreamHandler> TcpTable<H> {
             });
             if reused {
                 self.close_flow(&key, ts, CloseReason::Evicted);
+            }
+            self.closed.remove(&key);
+        } else if !self.flows.contains_key(&key) {
+            if let Some(&at) = self.closed.get(&key) {
+                if ts.saturating_sub(at) <= LINGER {
+                    self.stats.late_segments += 1;
+                    return;
+                }
+                self.closed.remove(&key);
             }
         }
 
@@ -182,6 +204,10 @@ impl<H: StreamHandler> TcpTable<H> {
         };
         if let Some(reason) = reason {
             self.close_flow(&key, ts, reason);
+            if self.closed.len() >= MAX_CLOSED {
+                self.closed.clear();
+            }
+            self.closed.insert(key, ts);
         }
     }
 

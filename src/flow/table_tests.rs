@@ -198,6 +198,29 @@ fn rst_closes_and_late_packets_do_not_reopen() {
     assert_eq!(tb.stats().flows_opened, 1);
 }
 
+/// suricata-verify/smb-filename__input.pcap frame 91: the server's Echo response arrives after
+/// the client's RST. It must not open a one-message mid-stream flow; after the linger time a
+/// new flow on the same ports may.
+#[test]
+fn late_data_after_rst_is_dropped_for_a_while() {
+    let mut tb = table();
+    let req = msg(0xfe, 100, 1);
+    let late = msg(0xfe, 80, 2);
+    tb.handle_packet(t(1), &pkt(true, 40001, 445, 1, SYN, &[]));
+    tb.handle_packet(t(1), &pkt(true, 40001, 445, 2, ACK, &req));
+    tb.handle_packet(t(2), &pkt(true, 40001, 445, 106, RST | ACK, &[]));
+    tb.handle_packet(t(2), &pkt(false, 40001, 445, 9, ACK, &late));
+    assert_eq!(tb.stats().flows_opened, 1);
+    assert_eq!(tb.stats().late_segments, 1);
+    tb.handle_packet(t(20), &pkt(false, 40001, 445, 500, ACK, &late));
+    assert_eq!(
+        tb.stats().flows_opened,
+        2,
+        "after the linger a new flow opens"
+    );
+    tb.finish(t(21));
+}
+
 #[test]
 fn netbios_session_request_on_port_139() {
     let mut tb = table();

@@ -263,14 +263,7 @@ pub fn string(tlv: Tlv<'_>) -> String {
 /// Helpers shared by the tests of the `smb` parsers in this crate.
 #[cfg(test)]
 pub(crate) mod test_util {
-    /// Hex string (as printed by `tshark -e tcp.payload`) to bytes.
-    pub fn hex(s: &str) -> Vec<u8> {
-        assert!(s.len() % 2 == 0, "odd hex length");
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-            .collect()
-    }
+    pub use crate::smb::testutil::hex;
 
     /// Asserts that `parse` fails on every strict prefix of `msg` (and never panics).
     pub fn all_prefixes_fail<'a, T, E>(msg: &'a [u8], parse: impl Fn(&'a [u8]) -> Result<T, E>) {

@@ -417,8 +417,9 @@ mod tests {
         m[0] = 0xFF;
         assert_eq!(Header::parse(&m).unwrap_err().offset, 0);
         m[0] = 0xFE;
+        // An odd StructureSize is tolerated (zeek/smb2_fscontrol.pcap frame 4 has 319).
         m[4] = 63;
-        assert_eq!(Header::parse(&m).unwrap_err().offset, 4);
+        assert_eq!(Header::parse(&m).map(|h| h.structure_size()), Ok(63));
         check_raw_prefixes(&build(5, 0, 0, &[1, 2, 3]), 64, |b| {
             Header::parse(b).is_ok()
         });

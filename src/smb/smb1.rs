@@ -13,8 +13,8 @@ use crate::wire_enum;
 mod commands;
 
 pub use commands::{
-    NegotiateRequest, NegotiateResponse, NtCreateRequest, SessionSetupRequest,
-    SessionSetupResponse, TreeConnectRequest, TreeConnectResponse,
+    CreateDirectoryRequest, NegotiateRequest, NegotiateResponse, NtCreateRequest,
+    SessionSetupRequest, SessionSetupResponse, TreeConnectRequest, TreeConnectResponse,
 };
 
 /// Protocol identifier at the start of every SMB1 message ([MS-CIFS] 2.2.3.1).
@@ -29,6 +29,8 @@ pub const MAX_ANDX_CHAIN: usize = 32;
 wire_enum! {
     /// SMB1 command codes ([MS-CIFS] 2.2.2.1).
     pub struct Command(u8) {
+        CREATE_DIRECTORY = 0x00 => "SMB_COM_CREATE_DIRECTORY",
+        DELETE_DIRECTORY = 0x01 => "SMB_COM_DELETE_DIRECTORY",
         CLOSE = 0x04 => "SMB_COM_CLOSE",
         DELETE = 0x06 => "SMB_COM_DELETE",
         LOCKING_ANDX = 0x24 => "SMB_COM_LOCKING_ANDX",

@@ -22,6 +22,9 @@ pub mod oid {
     pub const KERBEROS_U2U: &str = "1.2.840.113554.1.2.2.3";
     /// NEGOEX ([MS-NEGOEX] 1.9).
     pub const NEGOEX: &str = "1.3.6.1.4.1.311.2.2.30";
+    /// IAKERB (draft-ietf-kitten-iakerb §3): Kerberos with KDC messages proxied through the
+    /// application; macOS uses it for its local KDC (LKDC).
+    pub const IAKERB: &str = "1.3.6.1.5.2.5";
 }
 
 /// Kerberos GSS-API token identifiers (RFC 4121 §4.1, RFC 1964 §1.1).
@@ -32,6 +35,8 @@ pub mod krb5_tok_id {
     pub const AP_REP: [u8; 2] = [0x02, 0x00];
     /// KRB_ERROR.
     pub const ERROR: [u8; 2] = [0x03, 0x00];
+    /// IAKERB_PROXY: an IAKERB-HEADER, then a KDC request or reply (draft-ietf-kitten-iakerb §3).
+    pub const IAKERB_PROXY: [u8; 2] = [0x05, 0x01];
 }
 
 /// Kerberos encryption types (RFC 3961 §8, RFC 3962, RFC 4757, RFC 8009).
@@ -95,6 +100,8 @@ pub enum Mech {
     /// 1.3.6.1.4.1.311.2.2.30
     NegoEx,
     /// Any other OID, dotted.
+    /// IAKERB, `1.3.6.1.5.2.5`.
+    Iakerb,
     Other(String),
 }
 
@@ -107,6 +114,7 @@ impl Mech {
             oid::MS_KERBEROS => Mech::MsKerberos,
             oid::KERBEROS_U2U => Mech::KerberosU2U,
             oid::NEGOEX => Mech::NegoEx,
+            oid::IAKERB => Mech::Iakerb,
             other => Mech::Other(other.to_owned()),
         }
     }
@@ -119,13 +127,17 @@ impl Mech {
             Mech::MsKerberos => oid::MS_KERBEROS,
             Mech::KerberosU2U => oid::KERBEROS_U2U,
             Mech::NegoEx => oid::NEGOEX,
+            Mech::Iakerb => oid::IAKERB,
             Mech::Other(s) => s,
         }
     }
 
     /// Any of the Kerberos OIDs.
     pub fn is_kerberos(&self) -> bool {
-        matches!(self, Mech::Kerberos | Mech::MsKerberos | Mech::KerberosU2U)
+        matches!(
+            self,
+            Mech::Kerberos | Mech::MsKerberos | Mech::KerberosU2U | Mech::Iakerb
+        )
     }
 }
 
@@ -198,6 +210,10 @@ pub enum Inner<'a> {
     KerberosApReq(ApReq),
     KerberosApRep,
     KerberosError,
+    /// An IAKERB proxied KDC exchange; `realm` is the IAKERB-HEADER target realm.
+    KerberosIakerb {
+        realm: String,
+    },
     Unknown,
 }
 
@@ -216,6 +232,10 @@ pub fn inner(token: &[u8]) -> Inner<'_> {
                     Some((&krb5_tok_id::AP_REQ, body)) => body,
                     Some((&krb5_tok_id::AP_REP, _)) => return Inner::KerberosApRep,
                     Some((&krb5_tok_id::ERROR, _)) => return Inner::KerberosError,
+                    Some((&krb5_tok_id::IAKERB_PROXY, header)) => {
+                        return iakerb_realm(header)
+                            .map_or(Inner::Unknown, |realm| Inner::KerberosIakerb { realm });
+                    }
                     _ => return Inner::Unknown,
                 }
             }
@@ -230,6 +250,18 @@ pub fn inner(token: &[u8]) -> Inner<'_> {
         _ => Inner::Unknown,
     }
 }
+
+/// IAKERB-HEADER ::= SEQUENCE { target-realm [1] UTF8String, cookie [2] OCTET STRING OPTIONAL }
+/// (draft-ietf-kitten-iakerb §3).
+fn iakerb_realm(buf: &[u8]) -> Result<String> {
+    let mut top = Der::new(buf, Layer::Kerberos);
+    let seq = top.expect(tag::SEQUENCE)?;
+    let mut d = top.nested(seq)?;
+    Ok(der::string(d.explicit(1, UTF8_STRING)?))
+}
+
+/// UTF8String (X.680 §8.4).
+const UTF8_STRING: u8 = 0x0C;
 
 /// The clear-text parts of a Kerberos AP-REQ (RFC 4120 §5.5.1) and its Ticket (§5.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

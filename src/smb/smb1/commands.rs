@@ -409,3 +409,31 @@ impl NtCreateRequest {
         })
     }
 }
+
+/// SMB_COM_CREATE_DIRECTORY request ([MS-CIFS] 2.2.4.1.1): BufferFormat 0x04, then the
+/// directory name. smbclient's `mkdir` over NT1 uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateDirectoryRequest {
+    /// DirectoryName, relative to the tree, e.g. `\newdir`.
+    pub name: String,
+}
+
+impl CreateDirectoryRequest {
+    /// BufferFormat value for a null-terminated string ([MS-CIFS] 2.2.1.1).
+    const BUFFER_FORMAT_STRING: u8 = 0x04;
+
+    pub fn parse<'a>(h: &Header<'a>, block: &AndxBlock<'a>) -> Result<Self> {
+        if block.word_count() != 0 {
+            return Err(err(block.offset, "unexpected CREATE_DIRECTORY WordCount"));
+        }
+        let mut s = Strings::new(h, block);
+        if s.take(1)? != [Self::BUFFER_FORMAT_STRING] {
+            return Err(err(
+                block.bytes_offset(),
+                "CREATE_DIRECTORY BufferFormat is not 0x04",
+            ));
+        }
+        s.align();
+        Ok(CreateDirectoryRequest { name: s.string() })
+    }
+}

@@ -525,3 +525,22 @@ fn garbage_never_panics() {
         let _ = Header::parse(&g).map(|h| andx_chain(&h).count());
     }
 }
+
+/// captures/smb1-nt1.pcap frame 38: smbclient `mkdir newdir` over NT1 (Unicode).
+#[test]
+fn create_directory_request() {
+    let m = hex(
+        "ff534d4200000000001843c800000000000000000000000044a47e0a30da1000001100045c006e00\
+         650077006400690072000000",
+    );
+    let h = Header::parse(&m).unwrap();
+    assert_eq!(h.command(), Command::CREATE_DIRECTORY);
+    let b = h.first_block();
+    let req = CreateDirectoryRequest::parse(&h, &b).unwrap();
+    assert_eq!(req.name, "\\newdir");
+    for n in 0..m.len() {
+        if let Ok(h) = Header::parse(&m[..n]) {
+            let _ = CreateDirectoryRequest::parse(&h, &h.first_block());
+        }
+    }
+}

@@ -337,3 +337,27 @@ fn raw_tokens_and_garbage() {
         let _ = ApReq::parse(&m);
     }
 }
+
+/// suricata-verify/smb-length-5786__input.pcap frame 8: macOS (LKDC) SESSION_SETUP with an
+/// IAKERB proxied AS-REQ inside SPNEGO.
+#[test]
+fn iakerb_proxy_token() {
+    let blob = hex(
+        "6082010306062b0601050502a081f83081f5a00a300806062b0601050205a281e60481e36081e006062b060105020505\
+         01301ca11a0c1857454c4c4b4e4f574e3a434f4d2e4150504c452e4c4b44436a81b53081b2a103020105a20302010aa3\
+         0e300c300aa10402020095a2020400a48195308192a00703050000010000a111300fa003020101a10830061b04746f74\
+         6fa21a1b1857454c4c4b4e4f574e3a434f4d2e4150504c452e4c4b4443a32d302ba003020102a12430221b066b726274\
+         67741b1857454c4c4b4e4f574e3a434f4d2e4150504c452e4c4b4443a511180f32303233303230333031303134365aa7\
+         0602040e6271efa80e300c020112020111020110020117",
+    );
+    let tok = parse(&blob).unwrap().auth_token().unwrap();
+    assert_eq!(
+        inner(tok),
+        Inner::KerberosIakerb {
+            realm: "WELLKNOWN:COM.APPLE.LKDC".into()
+        }
+    );
+    for n in 0..tok.len() {
+        let _ = inner(&tok[..n]);
+    }
+}
