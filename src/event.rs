@@ -143,6 +143,10 @@ pub struct ConnectionRecord {
     pub last_seen: f64,
     /// SMB messages seen (each compounded message counts once; transform-wrapped ones once).
     pub messages: u64,
+    /// Of those, in an SMB2 TRANSFORM_HEADER (encrypted).
+    pub encrypted_messages: u64,
+    /// Of those, in an SMB2 COMPRESSION_TRANSFORM_HEADER outside encryption.
+    pub compressed_messages: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
     /// How the connection ended: `"fin"`, `"rst"`, `"idle"`, `"evicted"`, `"end_of_input"`.

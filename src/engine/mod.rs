@@ -291,6 +291,8 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
         first_seen: conn.first_seen.as_secs_f64(),
         last_seen: conn.last_seen.as_secs_f64(),
         messages: conn.messages,
+        encrypted_messages: conn.encrypted,
+        compressed_messages: conn.compressed,
         bytes_to_server: conn.bytes_to_server,
         bytes_to_client: conn.bytes_to_client,
         close: match reason {

@@ -13,6 +13,7 @@ use crate::smb::smb1::{
     security_mode,
 };
 use crate::smb::status::NtStatus;
+use crate::wire::le16;
 
 /// SMB_SETUP_GUEST in SESSION_SETUP_ANDX Action ([MS-CIFS] 2.2.4.53.2).
 const ACTION_GUEST: u16 = 0x0001;
@@ -156,6 +157,15 @@ fn request_block(
             let req = CreateDirectoryRequest::parse(h, block)?;
             add_file(em, conn, h.uid(), &req.name);
         }
+        Command::WRITE_ANDX => {
+            // [MS-SMB] 2.2.4.3.1: DataLengthHigh (word bytes 18..20), DataLength (20..22).
+            let len = write_andx_len(block.words);
+            let max = cfg.max_sessions_per_conn;
+            if let Some(s) = conn.session_or_insert(u64::from(h.uid()), SessionState::Unknown, max)
+            {
+                s.bytes_written += len;
+            }
+        }
         Command::NT_CREATE_ANDX => {
             let req = NtCreateRequest::parse(h, block)?;
             add_file(em, conn, h.uid(), &req.name);
@@ -175,6 +185,20 @@ fn add_file(em: &Emitter<'_>, conn: &mut ConnState, uid: u16, name: &str) {
     if let Some(s) = conn.session_or_insert(u64::from(uid), SessionState::Unknown, max) {
         s.add_file(name.trim_start_matches('\\'), max_files);
     }
+}
+
+/// WRITE_ANDX request data length: DataLength plus DataLengthHigh << 16 (WordCount 12 or 14).
+fn write_andx_len(words: &[u8]) -> u64 {
+    let low = u64::from(le16(words, 20).unwrap_or(0));
+    let high = u64::from(le16(words, 18).unwrap_or(0));
+    (high << 16) | low
+}
+
+/// READ_ANDX response data length: DataLength plus DataLengthHigh << 16 (WordCount 12).
+fn read_andx_len(words: &[u8]) -> u64 {
+    let low = u64::from(le16(words, 10).unwrap_or(0));
+    let high = u64::from(le16(words, 14).unwrap_or(0));
+    (high << 16) | low
 }
 
 /// Who logged on with a non-extended-security SESSION_SETUP_ANDX (WordCount 13).
@@ -282,6 +306,13 @@ fn reply_block(
                     summary,
                     ts,
                 );
+            }
+        }
+        Command::READ_ANDX if status == NtStatus::SUCCESS => {
+            // [MS-SMB] 2.2.4.2.2: DataLength (word bytes 10..12), DataLengthHigh (14..16).
+            let len = read_andx_len(block.words);
+            if let Some(s) = conn.session_or_insert(uid, SessionState::Unknown, max) {
+                s.bytes_read += len;
             }
         }
         Command::TREE_CONNECT_ANDX => {

@@ -33,6 +33,7 @@ pub(crate) fn handle(
     match msg.first() {
         Some(0xFD) => transform(em, conn, ts, msg),
         Some(0xFC) => {
+            conn.compressed += 1;
             if let Err(e) = CompressionHeader::parse(msg) {
                 malformed(em, conn, ts, "malformed_compression", e.to_string());
             }
@@ -80,6 +81,7 @@ fn malformed(
 }
 
 fn transform(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, msg: &[u8]) {
+    conn.encrypted += 1;
     let th = match TransformHeader::parse(msg) {
         Ok(th) => th,
         Err(e) => return malformed(em, conn, ts, "malformed_transform", e.to_string()),

@@ -319,6 +319,10 @@ pub struct ConnState {
     pub last_session: u64,
     pub last_tree: u32,
     pub messages: u64,
+    /// Messages in an SMB2 TRANSFORM_HEADER (0xFD).
+    pub encrypted: u64,
+    /// Messages in an SMB2 COMPRESSION_TRANSFORM_HEADER (0xFC), outside encryption.
+    pub compressed: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
     pub malformed: u64,
@@ -358,6 +362,8 @@ impl ConnState {
             last_session: 0,
             last_tree: 0,
             messages: 0,
+            encrypted: 0,
+            compressed: 0,
             bytes_to_server: 0,
             bytes_to_client: 0,
             malformed: 0,

@@ -1,0 +1,157 @@
+//! The `smbscope` binary as a user runs it: exit codes, error messages, output formats.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn smbscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smbscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run smbscope")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn text_report_names_the_problem_and_the_fix() {
+    let out = smbscope(&["analyze", "captures/guest.pcap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("Server 127.0.0.1:445"), "{s}");
+    assert!(s.contains("guest [event 31022]"), "{s}");
+    assert!(s.contains("EnableInsecureGuestLogons $false"), "{s}");
+    assert!(s.contains("Totals: 1 file(s)"), "{s}");
+}
+
+#[test]
+fn json_lines_each_have_a_type_and_end_with_a_summary() {
+    let out = smbscope(&[
+        "analyze",
+        "--format",
+        "json",
+        "captures/smb21-unsigned.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert!(lines.iter().all(|l| l["type"].is_string()));
+    assert_eq!(lines.last().expect("output")["type"], "summary");
+    let conn = lines
+        .iter()
+        .find(|l| l["type"] == "connection")
+        .expect("connection");
+    assert_eq!(conn["dialect"], "2.1");
+    assert_eq!(conn["signing_algorithm"], "HMAC-SHA256");
+    let sess = lines
+        .iter()
+        .find(|l| l["type"] == "session")
+        .expect("session");
+    assert!(
+        sess["session_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 18 && s.starts_with("0x"))
+    );
+}
+
+#[test]
+fn fail_on_sets_exit_code_one() {
+    let out = smbscope(&["analyze", "--fail-on", "high", "captures/guest.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    // The worst finding here is medium (signing not required by the server).
+    let out = smbscope(&[
+        "analyze",
+        "--fail-on",
+        "high",
+        "captures/server-signing-required.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = smbscope(&[
+        "analyze",
+        "--fail-on",
+        "HIGH",
+        "--require",
+        "signing",
+        "captures/smb21-unsigned.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn missing_file_is_an_input_error_naming_it() {
+    let out = smbscope(&["analyze", "captures/guest.pcap", "no/such/file.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("no/such/file.pcap"), "{err}");
+    // The good file was still analysed.
+    assert!(text(&out.stdout).contains("guest"));
+}
+
+#[test]
+fn not_a_capture_is_an_input_error() {
+    let out = smbscope(&["analyze", "README.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("README.md"));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    for args in [
+        &["analyze"][..],
+        &["analyze", "--format", "xml", "captures/guest.pcap"],
+        &["analyze", "--require", "sealing", "captures/guest.pcap"],
+        &["analyze", "--fail-on", "critical", "captures/guest.pcap"],
+        &["bogus"],
+    ] {
+        let out = smbscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?} explains itself");
+    }
+    let help = smbscope(&["analyze", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).contains("--fail-on"));
+}
+
+#[test]
+fn truncated_capture_is_a_warning_and_keeps_what_was_read() {
+    let src = common::captures_dir().join("smb311-sign-gmac.pcap");
+    let bytes = std::fs::read(&src).expect("read capture");
+    let dir = std::env::temp_dir().join(format!("smbscope-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cut: PathBuf = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 37]).expect("write cut capture");
+    let out = smbscope(&["analyze", "--format", "json", cut.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+    let s = text(&out.stdout);
+    assert!(s.contains("\"type\":\"session\""));
+    assert!(s.contains("\"errors\":[\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn several_files_are_one_run() {
+    let out = smbscope(&[
+        "analyze",
+        "--format",
+        "json",
+        "captures/guest.pcap",
+        "captures/anonymous.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(s.lines().last().expect("summary")).expect("json");
+    assert_eq!(summary["files"].as_array().map(Vec::len), Some(2));
+    assert_eq!(summary["connections"], 2);
+}
