@@ -16,11 +16,17 @@ Used by captures/generate.sh; needs only python3 and tshark (no smbscope).
 
 Independent cross-checks done here (none of them uses smbscope):
   * NTLM: the NTLMv2 proof is recomputed from the .credentials password and
-    the wire challenge, and the session key derived from it (MS-NLMP) is
-    compared with the "Session Key" smbclient dumped into .keys.
+    the wire challenge, and the session key derived from it (MS-NLMP; NTLMv1
+    and NTLMv1-ESS too) is compared with the "Session Key" smbclient dumped
+    into .keys.
   * tshark is given that password-derived session key only; it must decrypt
     every TRANSFORM frame (3.x encryption) and, for HMAC-SHA256 / AES-CMAC,
     find every signature good (tshark 4.0 cannot check AES-GMAC or SMB1).
+  * Our own code (raw pcap, no tshark): SMB 3.1.1 preauth hash + SP800-108
+    KDF must reproduce every key in .keys; every SMB2 signature (HMAC-SHA256,
+    AES-CMAC, AES-GMAC) must verify; every TRANSFORM must decrypt
+    (AES-128/256-CCM/GCM; needs python3-cryptography); SMB1 MD5 signatures
+    must verify.
 """
 import argparse
 import hashlib
@@ -275,6 +281,192 @@ def read_credentials(path):
     return dom, user, pw
 
 # --------------------------------------------------------------------------
+# our own SMB2 crypto checks (independent of tshark): raw pcap -> TCP streams
+# -> SMB2 messages; preauth hash, SP800-108 KDF, signatures (HMAC-SHA256,
+# AES-CMAC, AES-GMAC) and TRANSFORM decryption.  Needs python3-cryptography
+# for AES; without it only HMAC-SHA256 is checked.
+# --------------------------------------------------------------------------
+
+try:
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
+    from cryptography.hazmat.primitives.cmac import CMAC
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    HAVE_AES = True
+except Exception:  # pragma: no cover
+    HAVE_AES = False
+
+
+def pcap_connections(path):
+    """Classic pcap (Ethernet/IPv4/TCP) -> {conn: [(direction, bytes)]}, where
+    conn = (client ip:port, server ip:port) and direction 'c2s' / 's2c'.
+    Loopback captures are loss-free and in order; duplicates are dropped."""
+    data = open(path, 'rb').read()
+    magic = struct.unpack_from('<I', data, 0)[0]
+    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
+        raise ValueError('not a little-endian classic pcap')
+    off, segs = 24, {}
+    while off + 16 <= len(data):
+        _s, _u, incl, _orig = struct.unpack_from('<IIII', data, off)
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if pkt[12:14] != b'\x08\x00':
+            continue
+        ip = pkt[14:]
+        ihl, tot = (ip[0] & 15) * 4, struct.unpack_from('>H', ip, 2)[0]
+        if ip[9] != 6:
+            continue
+        tcp = ip[ihl:tot]
+        sport, dport, seq = struct.unpack_from('>HHI', tcp, 0)
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if payload:
+            segs.setdefault((ip[12:16], sport, ip[16:20], dport), []).append((seq, payload))
+    conns = {}
+    for (sip, sp, dip, dp), lst in segs.items():
+        buf, nxt = bytearray(), None
+        for seq, pl in lst:
+            if nxt is None:
+                nxt = seq
+            if seq + len(pl) <= nxt:
+                continue
+            if seq < nxt:
+                pl, seq = pl[nxt - seq:], nxt
+            buf += pl
+            nxt = seq + len(pl)
+        if dp == 445:
+            conns.setdefault(((sip, sp), (dip, dp)), {})['c2s'] = bytes(buf)
+        else:
+            conns.setdefault(((dip, dp), (sip, sp)), {})['s2c'] = bytes(buf)
+    return conns
+
+
+def nbss_messages(stream):
+    out, i = [], 0
+    while i + 4 <= len(stream):
+        ln = int.from_bytes(stream[i + 1:i + 4], 'big')
+        out.append(stream[i + 4:i + 4 + ln])
+        i += 4 + ln
+    return out
+
+
+def split_compound(pkt):
+    out = []
+    while len(pkt) >= 64:
+        nxt = struct.unpack_from('<I', pkt, 20)[0]
+        out.append(pkt[:nxt] if nxt else pkt)
+        if not nxt:
+            break
+        pkt = pkt[nxt:]
+    return out
+
+
+def kdf(ki, label, context, bits=128):
+    return hmac.new(ki, struct.pack('>I', 1) + label + b'\x00' + context + struct.pack('>I', bits),
+                    hashlib.sha256).digest()[:bits // 8]
+
+
+def own_crypto_checks(pcap, dialect, sig_alg, cipher_name, session_key, dumped):
+    """Return a dict of check results."""
+    res = {}
+    conns = pcap_connections(pcap)
+    for conn, dirs in conns.items():
+        c2s = nbss_messages(dirs.get('c2s', b''))
+        s2c = nbss_messages(dirs.get('s2c', b''))
+        if not c2s or c2s[0][:4] != b'\xfeSMB':
+            continue
+        # messages in wire order per direction, with direction tag
+        msgs = [('c2s', m) for m in c2s] + [('s2c', m) for m in s2c]
+        # preauth integrity hash (3.1.1): NEGOTIATE req/rsp, then SESSION_SETUP
+        # requests and MORE_PROCESSING responses, ordered by MessageId.
+        def hdr(m):
+            return struct.unpack_from('<I', m, 8)[0], struct.unpack_from('<H', m, 12)[0], struct.unpack_from('<Q', m, 24)[0]
+        plain = [(d, m) for d, raw in msgs if raw[:4] == b'\xfeSMB' for m in split_compound(raw)]
+        neg_req = next(m for d, m in plain if d == 'c2s' and hdr(m)[1] == 0)
+        neg_rsp = next(m for d, m in plain if d == 's2c' and hdr(m)[1] == 0)
+        setup = sorted([(hdr(m)[2], 0 if d == 'c2s' else 1, d, m) for d, m in plain if hdr(m)[1] == 1])
+        if session_key is None:
+            return res
+        big = cipher_name in ('AES-256-CCM', 'AES-256-GCM')
+        if dialect == '3.1.1':
+            H = hashlib.sha512(b'\x00' * 64 + neg_req).digest()
+            H = hashlib.sha512(H + neg_rsp).digest()
+            for _mid, _o, d, m in setup:
+                st = hdr(m)[0]
+                if d == 'c2s' or st == 0xC0000016:
+                    H = hashlib.sha512(H + m).digest()
+            sign_key = kdf(session_key, b'SMBSigningKey\x00', H)
+            c2s_key = kdf(session_key, b'SMBC2SCipherKey\x00', H, 256 if big else 128)
+            s2c_key = kdf(session_key, b'SMBS2CCipherKey\x00', H, 256 if big else 128)
+            app_key = kdf(session_key, b'SMBAppKey\x00', H)
+        elif dialect in ('3.0', '3.0.2'):
+            sign_key = kdf(session_key, b'SMB2AESCMAC\x00', b'SmbSign\x00')
+            c2s_key = kdf(session_key, b'SMB2AESCCM\x00', b'ServerIn \x00')
+            s2c_key = kdf(session_key, b'SMB2AESCCM\x00', b'ServerOut\x00')
+            app_key = kdf(session_key, b'SMB2APP\x00', b'SmbRpc\x00')
+        else:
+            sign_key, c2s_key, s2c_key, app_key = session_key, None, None, None
+        if dumped and dialect.startswith('3'):
+            res['own_kdf_keys_equal_dumped_keys'] = (
+                sign_key == dumped.get('Signing Key') and app_key == dumped.get('App Key')
+                and c2s_key == dumped.get('ServerIn Key') and s2c_key == dumped.get('ServerOut Key'))
+        # signatures
+        good = bad = 0
+        skipped = None
+        for d, raw in msgs:
+            if raw[:4] != b'\xfeSMB':
+                continue
+            for m in split_compound(raw):
+                flags = struct.unpack_from('<I', m, 16)[0]
+                if not flags & 0x8:
+                    continue
+                z = m[:48] + b'\x00' * 16 + m[64:]
+                if sig_alg == 'HMAC-SHA256':
+                    mac = hmac.new(sign_key, z, hashlib.sha256).digest()[:16]
+                elif not HAVE_AES:
+                    skipped = 'python3-cryptography missing'
+                    continue
+                elif sig_alg == 'AES-128-CMAC':
+                    c = CMAC(algorithms.AES(sign_key))
+                    c.update(z)
+                    mac = c.finalize()
+                else:  # AES-128-GMAC
+                    cmd = struct.unpack_from('<H', m, 12)[0]
+                    nonce = m[24:32] + struct.pack('<I', (1 if flags & 1 else 0) | (2 if cmd == 0x0C and not flags & 1 else 0))
+                    mac = AESGCM(sign_key).encrypt(nonce, b'', z)
+                if mac == m[48:64]:
+                    good += 1
+                else:
+                    bad += 1
+        res['own_signatures_good'] = good
+        res['own_signatures_bad'] = bad
+        if skipped:
+            res['own_signatures_skipped'] = skipped
+        # TRANSFORM decryption
+        ok = fail = 0
+        if any(raw[:4] == b'\xfdSMB' for _d, raw in msgs):
+            if not HAVE_AES or c2s_key is None:
+                res['own_decryption'] = 'not checked'
+            else:
+                for d, raw in msgs:
+                    if raw[:4] != b'\xfdSMB':
+                        continue
+                    key = c2s_key if d == 'c2s' else s2c_key
+                    tag, nonce, aad, ct = raw[4:20], raw[20:36], raw[20:52], raw[52:]
+                    try:
+                        if cipher_name.endswith('GCM'):
+                            pt = AESGCM(key).decrypt(nonce[:12], ct + tag, aad)
+                        else:
+                            pt = AESCCM(key, tag_length=16).decrypt(nonce[:11], ct + tag, aad)
+                        ok += pt[:4] == b'\xfeSMB'
+                        fail += pt[:4] != b'\xfeSMB'
+                    except Exception:
+                        fail += 1
+                res['own_decrypted_transforms'] = ok
+                res['own_decrypt_failures'] = fail
+        break  # one SMB2 connection per scenario
+    return res
+
+
+# --------------------------------------------------------------------------
 # observation
 # --------------------------------------------------------------------------
 
@@ -511,6 +703,14 @@ def observe_smb2(pcap, obs, pdus, derived_key, key_sessions):
     obs['files'] = files
     obs['statuses'] = statuses
 
+    # our own signature / decryption checks
+    sk = derived_key
+    if sk is None and key_sessions:
+        sk = key_sessions[0].get('Session Key', b'')[:16] or None
+    if sk is not None and obs['logon_ok']:
+        obs['checks'].update(own_crypto_checks(pcap, obs['dialect'], sig_alg, obs['cipher'] or obs['negotiated_cipher'],
+                                               sk, key_sessions[0] if key_sessions else None))
+
 
 def all_decrypted(collected):
     _n, ntransform, pdus, _s1 = collected
@@ -700,7 +900,7 @@ def compare(exp, obs):
     for k, v in obs['checks'].items():
         if v is False:
             bad.append('check failed: %s' % k)
-        if k in ('tshark_signatures_bad', 'md5_signatures_bad') and v:
+        if k in ('tshark_signatures_bad', 'md5_signatures_bad', 'own_signatures_bad', 'own_decrypt_failures') and v:
             bad.append('tshark found %d bad signatures' % v)
     return bad
 
@@ -738,15 +938,15 @@ def assemble(exp, obs, args):
         'signed_messages': obs.get('signed_messages'),
         'encrypted_messages': obs.get('encrypted_messages'),
     }
-    out['tshark_checks'] = obs['checks']
+    out['checks'] = obs['checks']
     if obs['warnings']:
         out['warnings'] = obs['warnings']
     return out
 
 
-COLS = [('scenario', 28), ('dialect', 6), ('csr', 4), ('ssr', 4), ('signing', 13), ('cipher', 12),
-        ('user', 8), ('auth', 10), ('G', 2), ('A', 2), ('SE', 2), ('tree(encrypt)/status', 34),
-        ('xform', 5), ('sigchk', 8), ('pw=key', 6), ('statuses', 22)]
+COLS = [('scenario', 27), ('dialect', 6), ('csr', 3), ('ssr', 3), ('signing', 12), ('cipher', 11),
+        ('user', 7), ('auth', 9), ('G', 1), ('A', 1), ('SE', 2), ('trees: share(E=encrypt)[:status]', 32),
+        ('xform', 5), ('sig own', 7), ('sig tsh', 7), ('decrypt', 7), ('pw->key', 7), ('statuses', 14)]
 
 
 def header():
@@ -757,16 +957,26 @@ def summary(j):
     t = ','.join('%s(%s)%s' % (x['path'].split('\\')[-1] if x['path'] else '?', 'E' if x['encrypt_data'] else '-',
                                '' if x['status'] == 'STATUS_SUCCESS' else ':' + x['status'].replace('STATUS_', ''))
                  for x in j['trees']) or '-'
-    c = j['tshark_checks']
-    sig = 'n/a'
-    for p in ('tshark_signatures', 'md5_signatures'):
-        if c.get(p + '_good', 0) + c.get(p + '_bad', 0):
-            sig = '%d/%d' % (c[p + '_good'], c[p + '_good'] + c[p + '_bad'])
+    c = j['checks']
+
+    def ratio(good, bad):
+        g, b = c.get(good, 0), c.get(bad, 0)
+        return '%d/%d' % (g, g + b) if g + b else '-'
+    own = ratio('own_signatures_good', 'own_signatures_bad')
+    if own == '-':
+        own = ratio('md5_signatures_good', 'md5_signatures_bad')
+    tsh = ratio('tshark_signatures_good', 'tshark_signatures_bad')
+    dec = '-'
+    if j['capture']['transform_frames']:
+        dec = '%s%s' % ('own' if c.get('own_decrypted_transforms') and not c.get('own_decrypt_failures') else '!',
+                        '+ts' if c.get('tshark_decrypted_all_transforms') else '')
     pk = c.get('password_key_equals_dumped_key', c.get('ntlm_proof_matches_password'))
+    if c.get('own_kdf_keys_equal_dumped_keys') is False:
+        pk = False
     vals = [j['scenario'], j['dialect'], 'Y' if j['client_signing_required'] else '-',
             'Y' if j['server_signing_required'] else '-', j['signing_algorithm'] or '-', j['cipher'] or '-',
             j['user'] or "''", j['auth'] or '-', 'Y' if j['guest'] else '-', 'Y' if j['anonymous'] else '-',
-            'Y' if j['session_encrypt_data'] else '-', t, str(j['capture']['transform_frames']), sig,
+            'Y' if j['session_encrypt_data'] else '-', t, str(j['capture']['transform_frames']), own, tsh, dec,
             {True: 'ok', False: 'BAD', None: '-'}[pk], ','.join(s.replace('STATUS_', '') for s in j['statuses']) or '-']
     return ' '.join(str(v).ljust(w) for v, (_n, w) in zip(vals, COLS))
 
@@ -841,7 +1051,7 @@ def main():
                 for b in bad:
                     print('  - ' + b)
             else:
-                print(summary(j))
+                print(summary(dict(j, checks=obs['checks'])))
         return rc
 
 

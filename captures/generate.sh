@@ -40,6 +40,9 @@ OWNER_GID=${SUDO_GID:-$(stat -c %g "$OUT_DIR/..")}
 ###############################################################################
 # 1. Packages
 ###############################################################################
+# Debian's python3 (where python3-cryptography lands), else whatever is on PATH.
+pick_python() { if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else echo python3; fi; }
+
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_OURS=0
 install_packages() {
@@ -50,6 +53,8 @@ install_packages() {
     command -v tcpdump   >/dev/null 2>&1 || need+=(tcpdump)
     command -v tshark    >/dev/null 2>&1 || need+=(tshark)   # for the cross-checks
     command -v python3   >/dev/null 2>&1 || need+=(python3)  # runs check_capture.py
+    # AES for check_capture.py's own CMAC/GMAC/CCM/GCM checks
+    "$(pick_python)" -c 'import cryptography' >/dev/null 2>&1 || need+=(python3-cryptography)
     command -v useradd   >/dev/null 2>&1 || need+=(passwd)
     command -v ps        >/dev/null 2>&1 || need+=(procps)
     ((${#need[@]})) || return 0
@@ -83,7 +88,7 @@ TCPDUMP_PID=
 pid_is_ours() {
     local cmd
     [[ -r /proc/$1/cmdline ]] || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    cmd=$( { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null ) || return 1
     [[ $cmd == *"$WORK"* ]]
 }
 
@@ -417,7 +422,7 @@ run() {
     fi
     local e
     for e in ${EXPECT[@]+"${EXPECT[@]}"}; do args+=(--expect "$e"); done
-    SUMMARY+=("$(python3 "$CHECKER" "${args[@]}")") \
+    SUMMARY+=("$("$PYTHON" "$CHECKER" "${args[@]}")") \
         || { sed 's/^/    | /' "$clog" >&2; die "scenario $NAME: capture does not match its definition"; }
     local f
     for f in "$NAME.pcap:$pcap" "$NAME.keys:$WORK/$NAME.keys" \
@@ -431,6 +436,7 @@ run() {
 # Main
 ###############################################################################
 install_packages
+PYTHON=$(pick_python)
 setup_work
 ensure_users
 write_conf default
@@ -444,7 +450,7 @@ commands "$RW_CMDS"
 expect dialect=SMB1 signing_algorithm=null
 run
 
-scenario smb1-signed "SMB1 (NT LM 0.12) logon as alice, client requires signing (MD5 signatures)"
+scenario smb1-signed "SMB1 (Samba picks \"NT LANMAN 1.0\") logon as alice, client requires signing: MD5 signatures"
 server nt1; share data; login alice
 client -m NT1 --option='client min protocol=NT1' --option='client signing=required'
 commands "$RW_CMDS"
@@ -479,6 +485,13 @@ share data; login alice
 client -m SMB3_02 --option='client signing=required'
 commands "$RW_CMDS"
 expect dialect=3.0.2 client_signing_required=true signing_algorithm=AES-128-CMAC
+run
+
+# ---- SMB 3.1.1 ------------------------------------------------------------------
+scenario smb311-default "SMB 3.1.1 with client and server defaults: signing enabled but not required, so only SESSION_SETUP/TREE_CONNECT are signed and file I/O is not"
+share data; login alice
+commands "$RW_CMDS"
+expect dialect=3.1.1 signing_algorithm=AES-128-GMAC signing_everywhere=false
 run
 
 # ---- SMB 3.1.1 signing algorithms ---------------------------------------------
@@ -566,14 +579,14 @@ commands "$RW_CMDS"
 expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC
 run
 
-scenario ntlmv1 "NTLMv1 logon without extended session security (client ntlmv2 auth = no, ntlmssp_client:ntlm2 = no; server ntlm auth = ntlmv1-permitted), SMB 3.1.1"
+scenario ntlmv1 "NTLMv1 logon without extended session security (client ntlmv2 auth = no, ntlmssp_client:ntlm2 = no; server ntlm auth = ntlmv1-permitted), SMB 3.1.1, signing not required (file I/O unsigned)"
 server ntlmv1; share data; login alice
 client -m SMB3_11 --option='client ntlmv2 auth = no' --option='ntlmssp_client:ntlm2 = no'
 commands "$RW_CMDS"
 expect dialect=3.1.1 auth=ntlmv1 ntlm_ess=false signing_algorithm=AES-128-GMAC
 run
 
-scenario ntlmv1-ess "NTLMv1 with extended session security, i.e. NTLM2 session response (client ntlmv2 auth = no; server ntlm auth = ntlmv1-permitted), SMB 3.1.1"
+scenario ntlmv1-ess "NTLMv1 with extended session security, i.e. NTLM2 session response (client ntlmv2 auth = no; server ntlm auth = ntlmv1-permitted), SMB 3.1.1, signing not required (file I/O unsigned)"
 server ntlmv1; share data; login alice
 client -m SMB3_11 --option='client ntlmv2 auth = no'
 commands "$RW_CMDS"
@@ -598,11 +611,23 @@ run
 stop_smbd
 
 ###############################################################################
+# mixed.pcap: several scenarios in one file (secure and insecure sessions side by side), for
+# the README's first command and the TUI. mergecap orders packets by time; the scenarios ran one
+# after the other, so their connections stay apart. Its facts are those of its parts.
+###############################################################################
+MIXED_PARTS=(smb311-sign-gmac smb311-enc-aes128gcm smb311-share-encrypt server-signing-required
+             smb21-unsigned smb1-nt1 guest anonymous ntlmv1 bad-password)
+mixed_files=()
+for part in "${MIXED_PARTS[@]}"; do mixed_files+=("$OUT_DIR/$part.pcap"); done
+mergecap -F pcap -w "$OUT_DIR/mixed.pcap" "${mixed_files[@]}"
+chown "$OWNER_UID:$OWNER_GID" "$OUT_DIR/mixed.pcap"
+
+###############################################################################
 # Summary
 ###############################################################################
 chown "$OWNER_UID:$OWNER_GID" "$OUT_DIR"
 echo
-python3 "$CHECKER" header
+"$PYTHON" "$CHECKER" header
 printf '%s\n' "${SUMMARY[@]}"
 total=$(du -cb "$OUT_DIR"/*.pcap | tail -1 | cut -f1)
 echo

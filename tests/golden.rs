@@ -101,6 +101,16 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("smb311-by-name", &[], &["auth.by_ip", "session.unsigned"]),
     (
+        "smb311-default",
+        &[
+            "session.unsigned",
+            "session.unencrypted",
+            "signing.not_required:client",
+            "signing.not_required:server",
+        ],
+        &["guest", "dialect.legacy"],
+    ),
+    (
         "smb311-enc-aes128ccm",
         &[],
         &["session.unencrypted", "session.unsigned"],

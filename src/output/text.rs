@@ -44,6 +44,13 @@ impl<W: Write> TextSink<W> {
         for (i, c) in self.conns.iter().enumerate() {
             by_server.entry(c.server).or_default().push(i);
         }
+        for idx in by_server.values_mut() {
+            idx.sort_by(|&a, &b| {
+                self.conns[a]
+                    .first_seen
+                    .total_cmp(&self.conns[b].first_seen)
+            });
+        }
         if by_server.is_empty() {
             writeln!(self.out, "No SMB traffic found.")?;
         }
@@ -335,7 +342,11 @@ fn session_details(s: &SessionRecord) -> Vec<String> {
                 if let Some(st) = t.status.as_deref().filter(|s| *s != "STATUS_SUCCESS") {
                     tags.push(st.to_owned());
                 }
-                format!("{} [{}]", t.path, tags.join(", "))
+                if tags.is_empty() {
+                    t.path.clone()
+                } else {
+                    format!("{} [{}]", t.path, tags.join(", "))
+                }
             })
             .collect();
         out.push(format!("{} trees: {}", s.session_id, list(&trees)));
