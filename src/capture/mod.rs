@@ -1,5 +1,7 @@
 //! Frames in: offline pcap / pcapng files (gzip-compressed too), the only place that touches
-//! libpcap.
+//! libpcap. pcapng files that libpcap refuses (interfaces that differ in link type or snapshot
+//! length) are read on by a pure-Rust pcapng reader, which also collects the TLS key logs of
+//! Decryption Secrets Blocks ([`OfflineCapture::tls_secrets`], [`scan_pcapng_secrets`]).
 //!
 //! ```no_run
 //! use smbscope::capture::OfflineCapture;
@@ -13,11 +15,13 @@
 //! ```
 
 mod offline;
+mod pcapng;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use offline::OfflineCapture;
+pub use pcapng::scan_pcapng_secrets;
 
 /// A capture timestamp: nanoseconds since the Unix epoch (UTC). Capture time is the only clock
 /// the analysis uses.
@@ -98,7 +102,7 @@ pub enum CaptureError {
     /// The gzip stream is corrupt or cut short (the frames that decoded were delivered).
     #[error("{}: gzip decompression failed: {msg}", path.display())]
     Gzip { path: PathBuf, msg: String },
-    /// Any other read error reported by libpcap.
+    /// Any other read error (reported by libpcap or the pcapng reader).
     #[error("{}: read error: {msg}", path.display())]
     Read { path: PathBuf, msg: String },
 }

@@ -9,6 +9,13 @@
 //!
 //! `EPIPE` is only seen as an error (rather than a fatal `SIGPIPE`) because the Rust runtime
 //! ignores `SIGPIPE`; a host program that restores the default handler must not use gzip input.
+//!
+//! When libpcap fails in the middle of a pcapng file (libpcap 1.10 refuses a file whose
+//! interfaces differ in link type or snapshot length: "an interface has a ... different from
+//! the ... of the first interface"), the file is opened again with the pure-Rust reader of
+//! [`super::pcapng`] (through a plain gzip decoder if compressed), the frames libpcap already
+//! delivered are skipped, and reading goes on from there: no frame is lost or repeated, and
+//! each frame from then on carries its own interface's link type.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -21,10 +28,11 @@ use std::thread::JoinHandle;
 use flate2::read::MultiGzDecoder;
 use pcap::{Capture, Offline, Precision};
 
+use super::pcapng::{NgReader, Source, to_capture_error};
 use super::{CaptureError, Frame, Timestamp};
 
 /// Gzip magic bytes (RFC 1952 section 2.3.1).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// pcapng Section Header Block type, the first 4 bytes of a pcapng file.
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Size of the classic pcap file header.
@@ -39,13 +47,17 @@ const GUNZIP_CHUNK: usize = 64 * 1024;
 /// An open capture file. Read it with [`OfflineCapture::next_frame`] until `Ok(None)`.
 pub struct OfflineCapture {
     path: PathBuf,
-    /// `None` only while dropping.
+    /// `None` while dropping, and once the pcapng fallback has taken over.
     cap: Option<Capture<Offline>>,
     linktype: i32,
     file_size: Option<u64>,
     progress: Progress,
     /// The gunzip helper thread, when the file is gzip-compressed.
     gunzip: Option<JoinHandle<Result<(), String>>>,
+    /// The pure-Rust pcapng reader, once libpcap has failed on a pcapng file.
+    fallback: Option<Box<NgReader>>,
+    /// The (decompressed) file is pcapng.
+    pcapng: bool,
     frames: u64,
     done: bool,
 }
@@ -75,7 +87,13 @@ impl OfflineCapture {
         if magic.starts_with(&GZIP_MAGIC) {
             file.seek(SeekFrom::Start(0))
                 .map_err(|e| open_err(e.to_string()))?;
-            return Self::open_gzip(path, file, file_size);
+            // Peek at the decompressed magic, to know whether the pcapng fallback applies.
+            let mut inner = [0u8; 4];
+            let got = read_up_to(&mut MultiGzDecoder::new(&mut file), &mut inner).unwrap_or(0);
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| open_err(e.to_string()))?;
+            let pcapng = inner.get(..got) == Some(&PCAPNG_MAGIC[..]);
+            return Self::open_gzip(path, file, file_size, pcapng);
         }
         drop(file);
         let cap = Capture::from_file_with_precision(path, Precision::Nano)
@@ -94,12 +112,16 @@ impl OfflineCapture {
                 per_record,
             },
             None,
+            magic == PCAPNG_MAGIC,
         ))
     }
 
-    // `std::io::pipe` is stable since Rust 1.87; Cargo.toml's `rust-version` still says 1.85
-    // and needs the bump (then this allow goes).
-    fn open_gzip(path: &Path, file: File, file_size: Option<u64>) -> Result<Self, CaptureError> {
+    fn open_gzip(
+        path: &Path,
+        file: File,
+        file_size: Option<u64>,
+        pcapng: bool,
+    ) -> Result<Self, CaptureError> {
         let open_err = |msg: String| CaptureError::Open {
             path: path.to_path_buf(),
             msg,
@@ -126,6 +148,7 @@ impl OfflineCapture {
                 file_size,
                 Progress::Gzip(counter),
                 Some(handle),
+                pcapng,
             )),
             Err(e) => {
                 // The helper ends: no read end is left open.
@@ -149,6 +172,7 @@ impl OfflineCapture {
         file_size: Option<u64>,
         progress: Progress,
         gunzip: Option<JoinHandle<Result<(), String>>>,
+        pcapng: bool,
     ) -> Self {
         let linktype = cap.get_datalink().0;
         OfflineCapture {
@@ -158,13 +182,17 @@ impl OfflineCapture {
             file_size,
             progress,
             gunzip,
+            fallback: None,
+            pcapng,
             frames: 0,
             done: false,
         }
     }
 
     /// The file's link-layer header type (DLT value). For pcapng files with several
-    /// interfaces this is the first interface's type (libpcap's limit).
+    /// interfaces this is the first interface's type; each [`Frame::linktype`] is the type of
+    /// the frame's own interface once the pcapng fallback reader is in use (see the module
+    /// documentation), and the first interface's type before that.
     pub fn linktype(&self) -> i32 {
         self.linktype
     }
@@ -179,6 +207,15 @@ impl OfflineCapture {
         self.frames
     }
 
+    /// TLS key logs (NSS key log text) from the pcapng Decryption Secrets Blocks read so far.
+    ///
+    /// Only the pcapng fallback reader sees these blocks, so this is empty for files that
+    /// libpcap reads to the end; [`super::scan_pcapng_secrets`] reads them from any pcapng file.
+    /// (Scanning for them during a libpcap read is left to a later change.)
+    pub fn tls_secrets(&self) -> &[String] {
+        self.fallback.as_ref().map_or(&[], |ng| ng.secrets())
+    }
+
     /// The next frame, `Ok(None)` at a clean end of file. After an error or the end, every
     /// further call returns `Ok(None)`. A file cut mid-record yields its complete frames and
     /// then [`CaptureError::Truncated`]; a corrupt gzip stream yields [`CaptureError::Gzip`].
@@ -186,9 +223,22 @@ impl OfflineCapture {
         if self.done {
             return Ok(None);
         }
+        if self.fallback.is_some() {
+            self.close_libpcap();
+            let gzip = matches!(self.progress, Progress::Gzip(_));
+            return fallback_frame(
+                &mut self.fallback,
+                &mut self.frames,
+                &mut self.done,
+                &self.path,
+                gzip,
+            );
+        }
         let Some(cap) = self.cap.as_mut() else {
             return Ok(None);
         };
+        // Only fields other than `cap` are used below: the packet returned in the first arm
+        // borrows `cap` for the caller's lifetime.
         let err = match cap.next_packet() {
             Ok(pkt) => {
                 self.frames += 1;
@@ -214,12 +264,36 @@ impl OfflineCapture {
             }
             Err(e) => e,
         };
-        self.done = true;
         let at_eof = match &err {
             pcap::Error::NoMorePackets => true,
             pcap::Error::PcapError(msg) => msg.contains("truncated"),
             _ => false,
         };
+        if self.pcapng && !at_eof {
+            // libpcap gave up on a pcapng file (typically interfaces that differ in link type
+            // or snapshot length): go on with the pure-Rust reader from the same frame. The
+            // libpcap capture (and with it the gunzip pipe) is closed on the next call.
+            let (ng, counter) = match open_fallback(&self.path, self.frames, &err.to_string()) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            };
+            let gzip = counter.is_some();
+            if let Some(counter) = counter {
+                self.progress = Progress::Gzip(counter);
+            }
+            self.fallback = Some(ng);
+            return fallback_frame(
+                &mut self.fallback,
+                &mut self.frames,
+                &mut self.done,
+                &self.path,
+                gzip,
+            );
+        }
+        self.done = true;
         // At end of file (clean or cut short) the pipe's write end is closed, so the helper has
         // finished and the join cannot block. A gzip failure explains whatever libpcap saw, so
         // it comes first. After other errors the helper is left to end on EPIPE at drop.
@@ -249,6 +323,14 @@ impl OfflineCapture {
         }
     }
 
+    /// Closes libpcap's capture and ends the gunzip helper (which then gets `EPIPE`).
+    fn close_libpcap(&mut self) {
+        self.cap = None;
+        if let Some(handle) = self.gunzip.take() {
+            let _ = handle.join();
+        }
+    }
+
     /// The file's size on disk (compressed size for gzip), for a progress bar.
     pub fn file_size(&self) -> Option<u64> {
         self.file_size
@@ -257,9 +339,10 @@ impl OfflineCapture {
     /// Approximately how many bytes of the file have been consumed (compressed bytes for
     /// gzip), never more than [`OfflineCapture::file_size`].
     pub fn bytes_read(&self) -> u64 {
-        let n = match &self.progress {
-            Progress::Plain { estimate, .. } => *estimate,
-            Progress::Gzip(count) => count.load(Ordering::Relaxed),
+        let n = match (&self.progress, &self.fallback) {
+            (Progress::Plain { .. }, Some(ng)) => ng.consumed(),
+            (Progress::Plain { estimate, .. }, None) => *estimate,
+            (Progress::Gzip(count), _) => count.load(Ordering::Relaxed),
         };
         self.file_size.map_or(n, |size| n.min(size))
     }
@@ -269,10 +352,7 @@ impl Drop for OfflineCapture {
     fn drop(&mut self) {
         // Close libpcap's read end first: the helper then gets EPIPE and ends, so the join
         // cannot hang.
-        self.cap = None;
-        if let Some(handle) = self.gunzip.take() {
-            let _ = handle.join();
-        }
+        self.close_libpcap();
     }
 }
 
@@ -283,7 +363,60 @@ impl std::fmt::Debug for OfflineCapture {
             .field("linktype", &self.linktype)
             .field("frames", &self.frames)
             .field("gzip", &matches!(self.progress, Progress::Gzip(_)))
+            .field("pcapng_fallback", &self.fallback.is_some())
             .finish()
+    }
+}
+
+/// Opens the pcapng fallback reader on `path` and skips the `skip` frames libpcap delivered.
+/// Returns the reader and, for a gzip file, its compressed-bytes counter. When the fallback
+/// cannot reach the same point, the error is libpcap's (`libpcap_msg`).
+fn open_fallback(
+    path: &Path,
+    skip: u64,
+    libpcap_msg: &str,
+) -> Result<(Box<NgReader>, Option<Arc<AtomicU64>>), CaptureError> {
+    let fail = |why: String| CaptureError::Read {
+        path: path.to_path_buf(),
+        msg: format!("{libpcap_msg} (pcapng fallback reader: {why})"),
+    };
+    let (source, counter) = Source::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut ng = Box::new(NgReader::new(source).map_err(|e| fail(e.to_string()))?);
+    for n in 0..skip {
+        match ng.next_frame() {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(fail(format!("file ends after {n} frames"))),
+            Err(e) => return Err(fail(format!("{e} after {n} frames"))),
+        }
+    }
+    Ok((ng, counter))
+}
+
+/// The next frame from the pcapng fallback reader. It takes the capture's fields one by one
+/// because [`OfflineCapture::next_frame`] calls it while `cap` is still borrowed.
+fn fallback_frame<'a>(
+    fallback: &'a mut Option<Box<NgReader>>,
+    frames: &mut u64,
+    done: &mut bool,
+    path: &Path,
+    gzip: bool,
+) -> Result<Option<Frame<'a>>, CaptureError> {
+    let Some(ng) = fallback.as_deref_mut() else {
+        return Ok(None);
+    };
+    match ng.next_frame() {
+        Ok(Some(frame)) => {
+            *frames += 1;
+            Ok(Some(frame))
+        }
+        Ok(None) => {
+            *done = true;
+            Ok(None)
+        }
+        Err(e) => {
+            *done = true;
+            Err(to_capture_error(e, path, gzip, *frames, false))
+        }
     }
 }
 
@@ -314,9 +447,9 @@ fn gunzip(input: CountingReader, mut out: io::PipeWriter) -> Result<(), String> 
 }
 
 /// Counts the compressed bytes read, for [`OfflineCapture::bytes_read`].
-struct CountingReader {
-    inner: BufReader<File>,
-    count: Arc<AtomicU64>,
+pub(super) struct CountingReader {
+    pub(super) inner: BufReader<File>,
+    pub(super) count: Arc<AtomicU64>,
 }
 
 impl Read for CountingReader {
@@ -328,7 +461,7 @@ impl Read for CountingReader {
 }
 
 /// Reads until `buf` is full or end of file; returns how many bytes were read.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
