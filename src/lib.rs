@@ -21,6 +21,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod crypto;
 pub mod engine;
 pub mod event;
 pub mod flow;
