@@ -12,7 +12,7 @@
 
 pub mod aead;
 pub mod kdf;
-// pub mod keys; (key store and key file formats: added separately)
+pub mod keys;
 pub mod ntlm;
 pub mod sign;
 
