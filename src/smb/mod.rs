@@ -14,6 +14,7 @@
 //!
 //! [MS-SMB2]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-smb2/
 
+pub mod compress;
 pub mod create;
 pub mod header;
 pub mod negotiate;
