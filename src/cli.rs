@@ -11,11 +11,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::sync::Arc;
+
 use crate::capture::{CaptureError, OfflineCapture};
+use crate::crypto::keys::{self, KeyStore};
 use crate::engine::{Config, Engine};
 use crate::event::{Record, Severity};
 use crate::flow::{Limits, SmbPorts};
-use crate::output::{JsonSink, Sink, TextSink};
+use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
 use crate::rules::Mandates;
 
 /// Passive SMB security posture inspector.
@@ -34,6 +37,74 @@ pub struct Cli {
 pub enum Command {
     /// Analyse pcap/pcapng captures (gzip-compressed too) and report SMB posture.
     Analyze(AnalyzeArgs),
+    /// Write a copy of a capture in which every encrypted SMB3 message is replaced by its
+    /// plaintext (authentication tag verified), so Wireshark or any tool can read the session.
+    Decrypt(DecryptArgs),
+}
+
+/// Where session keys come from. Both may be given; key material is never printed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeyArgs {
+    /// Session keys: Wireshark smb2_seskey_list lines (sesid,seskey,s2c,c2s), Samba
+    /// "debug encryption" dumps, or `session=0x<id> key=<hex> [c2s=<hex> s2c=<hex>]` lines.
+    /// Repeatable.
+    #[arg(long = "keys", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+
+    /// Credentials, one per line: [DOMAIN\]USER:PASSWORD or [DOMAIN\]USER:$NT$<32 hex>.
+    /// Session keys are derived from the captured NTLM exchange (NTLMv2 and NTLMv1).
+    /// Repeatable.
+    #[arg(long = "credentials", value_name = "FILE")]
+    pub credentials: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// Reads every key and credential file. Warnings (files others can read) go to stderr.
+    pub fn load(&self) -> Result<KeyStore, String> {
+        let mut store = KeyStore::default();
+        for (path, is_keys) in self
+            .keys
+            .iter()
+            .map(|p| (p, true))
+            .chain(self.credentials.iter().map(|p| (p, false)))
+        {
+            let (text, warning) = keys::read_secret_file(path).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("smbscope: warning: {w}");
+            }
+            let name = path.display().to_string();
+            if is_keys {
+                store.add_keys(keys::parse_keys(&text, &name).map_err(|e| e.to_string())?);
+            } else {
+                store.add_credentials(
+                    keys::parse_credentials(&text, &name).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.credentials.is_empty()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The capture to decrypt.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// The capture to write (pcap, nanosecond timestamps).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
+    #[arg(long = "smb-port", value_name = "PORT")]
+    pub smb_ports: Vec<u16>,
 }
 
 /// Output formats of `analyze`.
@@ -89,6 +160,9 @@ pub struct AnalyzeArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 fn parse_mandates(s: &str) -> Result<Mandates, String> {
@@ -102,15 +176,17 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Analyze(args) => match analyze(&args) {
-            Ok(code) => code,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("smbscope: cannot write output: {e}");
-                ExitCode::from(2)
-            }
-        },
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(&args),
+        Command::Decrypt(args) => decrypt(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smbscope: cannot write output: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -127,10 +203,18 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         max_ooo_bytes: args.max_ooo_bytes,
         ..Limits::default()
     };
+    let store = match args.keys.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let config = Config {
         limits,
         ports,
         mandates: args.require.unwrap_or_default(),
+        keys: Arc::new(store),
         ..Config::default()
     };
     let stdout = io::stdout();
@@ -285,6 +369,119 @@ impl Progress {
     fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `decrypt`; returns the exit code.
+pub fn decrypt(args: &DecryptArgs) -> io::Result<ExitCode> {
+    if args.keys.is_empty() {
+        eprintln!("smbscope: error: decrypt needs --keys FILE or --credentials FILE");
+        return Ok(ExitCode::from(2));
+    }
+    let store = match args.keys.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut ports = SmbPorts::default();
+    for &p in &args.smb_ports {
+        ports = ports.with(p);
+    }
+    let config = Config {
+        ports,
+        keys: Arc::new(store),
+        ..Config::default()
+    };
+    let mut cap = match OfflineCapture::open(&args.input) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let writer = match PcapWriter::create(&args.output) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "smbscope: error: cannot create {}: {e}",
+                args.output.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut engine = Engine::with_tap(config, Box::new(writer));
+    let mut totals = DecryptTotals::default();
+    let mut input_error = false;
+    loop {
+        match cap.next_frame() {
+            Ok(Some(frame)) => engine.handle_frame(&frame),
+            Ok(None) => break,
+            Err(e @ CaptureError::Truncated { .. }) => {
+                eprintln!("smbscope: warning: {e}");
+                break;
+            }
+            Err(e) => {
+                eprintln!("smbscope: error: {e}");
+                input_error = true;
+                break;
+            }
+        }
+        while let Some(r) = engine.poll_record() {
+            totals.add(&r);
+        }
+    }
+    engine.finish();
+    while let Some(r) = engine.poll_record() {
+        totals.add(&r);
+    }
+    // The tap is the PcapWriter boxed above.
+    let packets = match engine.take_tap() {
+        Some(mut tap) => tap.finish(),
+        None => Ok(0),
+    };
+    let packets = match packets {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("smbscope: error: writing {}: {e}", args.output.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    eprintln!(
+        "smbscope: {} encrypted message(s) decrypted, {} failed, {} without a key; {} session(s) \
+         with keys; wrote {} packets to {}",
+        totals.ok,
+        totals.failed,
+        totals.encrypted.saturating_sub(totals.ok + totals.failed),
+        totals.keyed_sessions,
+        packets,
+        args.output.display()
+    );
+    Ok(if input_error {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What `decrypt` reports at the end.
+#[derive(Default)]
+struct DecryptTotals {
+    encrypted: u64,
+    ok: u64,
+    failed: u64,
+    keyed_sessions: u64,
+}
+
+impl DecryptTotals {
+    fn add(&mut self, r: &Record) {
+        if let Record::Session(s) = r {
+            self.encrypted += s.messages.encrypted;
+            self.ok += s.decrypted.ok;
+            self.failed += s.decrypted.failed;
+            self.keyed_sessions += u64::from(s.key_source.is_some());
         }
     }
 }

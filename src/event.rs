@@ -163,6 +163,36 @@ pub struct MessageCounts {
     pub encrypted: u64,
 }
 
+/// Signature verification of a session's signed messages.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct SignatureCounts {
+    /// Verified with the session's key.
+    pub valid: u64,
+    /// Did not verify: wrong key, or the message was altered.
+    pub invalid: u64,
+    /// Signed, but no key was available to check it.
+    pub unverified: u64,
+}
+
+/// Decryption of a session's encrypted messages.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct DecryptCounts {
+    /// Decrypted with a verified authentication tag.
+    pub ok: u64,
+    /// Tag did not verify (wrong key or tampering) or the message was malformed.
+    pub failed: u64,
+}
+
+/// Points at one message of a session.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageRef {
+    pub message_id: u64,
+    pub command: String,
+    /// `"to_server"` or `"to_client"`.
+    pub direction: &'static str,
+    pub ts: f64,
+}
+
 /// One tree (share) connection.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TreeRecord {
@@ -208,6 +238,14 @@ pub struct SessionRecord {
     pub setup_status: Option<String>,
     pub trees: Vec<TreeRecord>,
     pub messages: MessageCounts,
+    /// Signed messages checked against the session's key (`--keys` / `--credentials`).
+    pub signatures: SignatureCounts,
+    /// Encrypted messages decrypted (tag always verified).
+    pub decrypted: DecryptCounts,
+    /// The first signed messages that failed verification.
+    pub invalid_signatures: Vec<MessageRef>,
+    /// Where the session's keys came from: `"keys"` or `"password"`, or null.
+    pub key_source: Option<&'static str>,
     /// File names from CREATE requests, in order of first appearance (bounded).
     pub files: Vec<String>,
     /// Files beyond the bound, counted only.

@@ -259,15 +259,30 @@ fn json_matches_snapshots() {
         std::fs::create_dir_all(&dir).expect("create tests/golden");
     }
     let mut failures = Vec::new();
+    let mut runs = Vec::new();
     for pcap in scenarios() {
         let name = stem(&pcap);
-        let recs = common::records(&pcap, Config::default());
+        runs.push((name.clone(), pcap.clone(), Config::default()));
+        // With the keys Samba logged: signatures verified, encrypted traffic decoded.
+        if let Ok(text) = std::fs::read_to_string(pcap.with_extension("keys")) {
+            let mut store = smbscope::crypto::keys::KeyStore::default();
+            store.add_keys(smbscope::crypto::keys::parse_keys(&text, "keys").expect("keys"));
+            let config = Config {
+                keys: std::sync::Arc::new(store),
+                ..Config::default()
+            };
+            runs.push((format!("{name}.with-keys"), pcap, config));
+        }
+    }
+    for (name, pcap, config) in runs {
+        let capture = stem(&pcap);
+        let recs = common::records(&pcap, config);
         let mut text = String::new();
         for r in &recs {
             let mut r = r.clone();
             // The file path depends on where the repository is checked out.
             if r["type"] == "summary" {
-                r["files"] = Value::Array(vec![Value::from(format!("captures/{name}.pcap"))]);
+                r["files"] = Value::Array(vec![Value::from(format!("captures/{capture}.pcap"))]);
             }
             text.push_str(&serde_json::to_string(&r).expect("serializes"));
             text.push('\n');

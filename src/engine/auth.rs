@@ -1,6 +1,6 @@
 //! Security blobs (SPNEGO, raw NTLMSSP, Kerberos) -> who authenticated and how.
 
-use super::state::{AuthInfo, AuthKind};
+use super::state::{AuthInfo, AuthKind, NtlmMaterial};
 use crate::smb::ntlmssp::{self, Message, NtlmKind};
 use crate::smb::spnego::{self, GssToken, Inner};
 
@@ -21,6 +21,13 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
                 info.workstation = Some(a.workstation.clone()).filter(|w| !w.is_empty());
                 info.target_spn =
                     ntlmssp::ntlmv2_client_info(a.nt_response).and_then(|i| i.target_name);
+                info.ntlm = Some(Box::new(NtlmMaterial {
+                    nt_response: a.nt_response.to_vec(),
+                    lm_response: a.lm_response.to_vec(),
+                    flags: a.flags,
+                    encrypted_session_key: a.encrypted_random_session_key.to_vec(),
+                    extended_security: true,
+                }));
             }
             Inner::KerberosIakerb { realm } => {
                 info.kind = AuthKind::Kerberos;
@@ -45,6 +52,14 @@ pub fn server_name(blob: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// The NTLM server challenge of a CHALLENGE message in a SESSION_SETUP response blob.
+pub fn server_challenge(blob: &[u8]) -> Option<[u8; 8]> {
+    inner_tokens(blob).find_map(|token| match spnego::inner(token) {
+        Inner::Ntlmssp(Message::Challenge(c)) => Some(c.server_challenge),
+        _ => None,
+    })
 }
 
 /// The mechanism tokens inside a blob: SPNEGO's mechToken/responseToken, or the blob itself

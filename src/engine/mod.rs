@@ -3,13 +3,18 @@
 //! file, so the offline reader, live capture, the TUI and the tests all drive the same code.
 
 mod auth;
+mod crypto;
+mod findings;
+mod protect;
 mod smb1;
 mod smb2;
 pub mod state;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::capture::{Frame, Timestamp};
+use crate::crypto::keys::KeyStore;
 use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId, Summary};
 use crate::flow::{
     self, Anomaly, CloseReason, Direction, FlowKey, Limits, SmbPorts, StreamHandler, TcpTable,
@@ -31,6 +36,8 @@ pub struct Config {
     pub max_pending: usize,
     /// Records buffered before the oldest anomaly records are dropped (findings never are).
     pub max_queued_records: usize,
+    /// Session keys and credentials (`--keys`, `--credentials`).
+    pub keys: Arc<KeyStore>,
 }
 
 impl Default for Config {
@@ -43,6 +50,7 @@ impl Default for Config {
             max_sessions_per_conn: 256,
             max_pending: 1024,
             max_queued_records: 100_000,
+            keys: Arc::new(KeyStore::default()),
         }
     }
 }
@@ -57,11 +65,46 @@ pub struct Counters {
     pub anomalies: BTreeMap<&'static str, u64>,
 }
 
+/// Buffers reused across messages, so decrypting and decompressing allocate nothing once grown.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub plain: Vec<u8>,
+    pub inflated: Vec<u8>,
+}
+
+/// Receives every SMB message as the engine decoded it: decrypted plaintext in place of each
+/// TRANSFORM message that decrypted, the original bytes otherwise. `smbscope decrypt` writes a
+/// capture from it.
+pub trait MessageTap {
+    /// One message (without its 4-byte NetBIOS header).
+    fn message(&mut self, key: &FlowKey, dir: Direction, ts: Timestamp, msg: &[u8]);
+    /// A NetBIOS control packet (port 139 session request and its answers).
+    fn control(
+        &mut self,
+        _key: &FlowKey,
+        _dir: Direction,
+        _ts: Timestamp,
+        _kind: u8,
+        _body: &[u8],
+    ) {
+    }
+    /// The connection ended.
+    fn close(&mut self, _key: &FlowKey, _ts: Timestamp) {}
+    /// End of input: flush, and say how many packets were written (or the first error).
+    fn finish(&mut self) -> std::io::Result<u64> {
+        Ok(0)
+    }
+}
+
 /// Per-message context handed to the SMB handlers.
 pub(crate) struct Emitter<'a> {
     pub config: &'a Config,
     pub out: &'a mut VecDeque<Record>,
     pub counters: &'a mut Counters,
+    pub scratch: &'a mut Scratch,
+    pub tap: Option<&'a mut (dyn MessageTap + 'static)>,
+    /// Set when the current message went to the tap already (as its decrypted plaintext).
+    pub tapped: bool,
 }
 
 /// Who a finding is about.
@@ -125,11 +168,21 @@ impl Emitter<'_> {
 }
 
 /// The SMB side of the flow table: owns the record queue.
-#[derive(Debug)]
 pub struct SmbHandler {
     config: Config,
     out: VecDeque<Record>,
     counters: Counters,
+    scratch: Scratch,
+    tap: Option<Box<dyn MessageTap>>,
+}
+
+impl std::fmt::Debug for SmbHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmbHandler")
+            .field("queued", &self.out.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SmbHandler {
@@ -138,6 +191,9 @@ impl SmbHandler {
             config: &self.config,
             out: &mut self.out,
             counters: &mut self.counters,
+            scratch: &mut self.scratch,
+            tap: self.tap.as_deref_mut(),
+            tapped: false,
         }
     }
 }
@@ -182,6 +238,11 @@ impl StreamHandler for SmbHandler {
                 );
             }
         }
+        if !em.tapped {
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.message(&conn.key, dir, ts, msg);
+            }
+        }
     }
 
     fn nbss_control(
@@ -194,6 +255,9 @@ impl StreamHandler for SmbHandler {
         body: &[u8],
     ) {
         conn.last_seen = ts;
+        if let Some(tap) = self.tap.as_deref_mut() {
+            tap.control(&conn.key, dir, ts, kind, body);
+        }
         if kind == crate::smb::nbss::kind::SESSION_REQUEST && dir == Direction::ToServer {
             match crate::smb::nbss::SessionRequest::parse(body) {
                 Ok(req) => {
@@ -234,7 +298,10 @@ impl StreamHandler for SmbHandler {
         em.anomaly(key, anomaly.kind.as_str(), detail, anomaly.bytes, ts);
     }
 
-    fn close(&mut self, conn: Self::Conn, _key: &FlowKey, ts: Timestamp, reason: CloseReason) {
+    fn close(&mut self, conn: Self::Conn, key: &FlowKey, ts: Timestamp, reason: CloseReason) {
+        if let Some(tap) = self.tap.as_deref_mut() {
+            tap.close(key, ts);
+        }
         let mut conn = conn;
         conn.last_seen = conn.last_seen.max(ts);
         {
@@ -316,6 +383,18 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine whose decoded messages also go to `tap` (see [`MessageTap`]).
+    pub fn with_tap(config: Config, tap: Box<dyn MessageTap>) -> Engine {
+        let mut e = Engine::new(config);
+        e.table.handler_mut().tap = Some(tap);
+        e
+    }
+
+    /// Takes the tap back (to finish writing its output).
+    pub fn take_tap(&mut self) -> Option<Box<dyn MessageTap>> {
+        self.table.handler_mut().tap.take()
+    }
+
     pub fn new(config: Config) -> Engine {
         let limits = config.limits.clone();
         let ports = config.ports.clone();
@@ -323,6 +402,8 @@ impl Engine {
             config,
             out: VecDeque::new(),
             counters: Counters::default(),
+            scratch: Scratch::default(),
+            tap: None,
         };
         Engine {
             table: TcpTable::new(handler, limits, ports),

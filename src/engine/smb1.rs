@@ -1,8 +1,10 @@
 //! SMB1 (CIFS) messages -> posture state. SMB1 is itself a finding; what matters here is the
 //! dialect, signing, guest/anonymous logons, NTLM version, trees and file names.
 
-use super::smb2::{conn_rule, session_rule, unc_host, user_label};
-use super::state::{AuthInfo, AuthKind, ConnState, Family, Pending, SessionState, Tree};
+use super::findings::{conn_rule, session_rule, unc_host, user_label};
+use super::state::{
+    AuthInfo, AuthKind, ConnState, Family, NtlmMaterial, Pending, SessionState, Tree,
+};
 use super::{Emitter, auth};
 use crate::capture::Timestamp;
 use crate::flow::Direction;
@@ -89,7 +91,80 @@ pub(crate) fn handle(
             );
         }
     }
+    verify(em, conn, ts, &h, reply, key);
     count(em, conn, ts, &h, reply);
+}
+
+/// SMB1 MD5 signatures ([MS-CIFS] 3.1.5.1, 3.2.4.1.1, 3.3.5.2). Sequence numbers: the
+/// SESSION_SETUP_ANDX request that completes authentication is 0 and its response 1; after
+/// that each request takes the next even number and its response the one after (an NT_CANCEL
+/// has no response, so it takes one number only). Verified on captures/smb1-signed.pcap.
+fn verify(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    ts: Timestamp,
+    h: &Header<'_>,
+    reply: bool,
+    key: u64,
+) {
+    const NT_CANCEL: u8 = 0xA4;
+    let uid = u64::from(h.uid());
+    let first_signed = reply
+        && h.command() == Command::SESSION_SETUP_ANDX
+        && h.status() == 0
+        && h.is_signed()
+        && conn.session(uid).is_some_and(|s| s.crypto.is_some());
+    if !h.is_signed() && !first_signed {
+        if !reply {
+            // Unsigned requests still use up their sequence numbers once signing started.
+            if let Some(next) = conn.smb1_next_seq.as_mut() {
+                *next = next.wrapping_add(2);
+            }
+        }
+        return;
+    }
+    let seq = if first_signed {
+        conn.smb1_next_seq = Some(2);
+        Some(1)
+    } else if !reply {
+        let next = conn.smb1_next_seq;
+        if let Some(next) = next {
+            let step = if h.command().0 == NT_CANCEL { 1 } else { 2 };
+            conn.smb1_next_seq = Some(next.wrapping_add(step));
+            if conn.smb1_seqs.len() >= em.config.max_pending {
+                conn.smb1_seqs.remove(0);
+            }
+            conn.smb1_seqs.push((key, next));
+        }
+        next
+    } else {
+        conn.smb1_seqs
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| conn.smb1_seqs.remove(i).1.wrapping_add(1))
+    };
+    let Some(s) = conn.session_mut(uid) else {
+        return;
+    };
+    let mac_key = s.crypto.as_ref().and_then(|c| c.smb1_mac_key.as_deref());
+    match (mac_key, seq) {
+        (Some(k), Some(seq)) => {
+            if crate::crypto::sign::smb1_verify(k, h.raw(), seq) {
+                s.signatures.valid += 1;
+            } else {
+                s.signatures.invalid += 1;
+                if s.invalid_signatures.len() < super::state::MAX_INVALID_REFS {
+                    s.invalid_signatures.push(super::state::MessageRef {
+                        message_id: u64::from(h.mid()),
+                        command: h.command().to_string(),
+                        direction: if reply { "to_client" } else { "to_server" },
+                        ts: ts.as_secs_f64(),
+                    });
+                }
+            }
+        }
+        _ => s.signatures.unverified += 1,
+    }
 }
 
 fn smb1_context(conn: &ConnState) -> Context {
@@ -133,8 +208,9 @@ fn request_block(
                 key,
                 Pending::SessionSetup {
                     sid: u64::from(h.uid()),
-                    auth: info,
+                    auth: Box::new(info),
                     signing_required: h.flags2() & flags2::SECURITY_SIGNATURE_REQUIRED != 0,
+                    preauth: None,
                 },
                 cfg.max_pending,
             );
@@ -210,10 +286,22 @@ fn legacy_auth(req: &SessionSetupRequest<'_>) -> AuthInfo {
         n if n > 24 => AuthKind::NtlmV2,
         _ => AuthKind::Unknown,
     };
+    // Without extended security the responses travel as the two "passwords": the case
+    // sensitive one is the NT response, the other the LM response ([MS-CIFS] 2.2.4.53.1).
+    let ntlm = (req.unicode_password_len >= 24).then(|| {
+        Box::new(NtlmMaterial {
+            nt_response: req.unicode_password.to_vec(),
+            lm_response: req.oem_password.to_vec(),
+            flags: 0,
+            encrypted_session_key: Vec::new(),
+            extended_security: false,
+        })
+    });
     AuthInfo {
         kind,
         user: Some(account),
         domain: req.domain.clone(),
+        ntlm,
         ..AuthInfo::default()
     }
 }
@@ -242,10 +330,12 @@ fn reply_block(
                 } else {
                     None
                 };
+            let mut challenge = None;
             if let Some(blob) = resp.as_ref().and_then(|r| r.security_blob) {
                 if let Some(name) = auth::server_name(blob) {
                     conn.own_name.get_or_insert(name);
                 }
+                challenge = auth::server_challenge(blob);
             }
             let Some(s) = conn.session_or_insert(uid, SessionState::InProgress, max) else {
                 return Ok(());
@@ -256,8 +346,11 @@ fn reply_block(
                 ..
             }) = pending
             {
-                s.auth.merge(auth);
+                s.auth.merge(*auth);
                 s.client_signing_required |= signing_required;
+            }
+            if challenge.is_some() {
+                s.ntlm_challenge = challenge;
             }
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
                 return Ok(());
@@ -306,6 +399,12 @@ fn reply_block(
                     summary,
                     ts,
                 );
+            }
+            if !guest && !anonymous {
+                if let Some(s) = conn.session_mut(uid) {
+                    s.crypto_tried = false;
+                }
+                super::protect::establish(em, conn, uid, ts);
             }
         }
         Command::READ_ANDX if status == NtStatus::SUCCESS => {
@@ -364,6 +463,7 @@ fn negotiated(
     }
     conn.server_sec_mode = Some(mode);
     conn.server_caps = resp.capabilities;
+    conn.smb1_challenge = resp.challenge;
     let dialect = name.unwrap_or_else(|| format!("dialect #{}", resp.dialect_index));
     conn_rule(
         em,

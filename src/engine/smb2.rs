@@ -1,20 +1,23 @@
 //! SMB2/3 messages -> posture state, and the findings they trigger.
 
+use super::findings::{
+    client_signing_rule, conn_rule, session_rule, unc_host, unencrypted_rule, user_label,
+};
 use super::state::{
     AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, SessionState, Tree,
-    share_type_name,
 };
-use super::{Emitter, Subject, auth};
+use super::{Emitter, auth, protect};
 use crate::capture::Timestamp;
+use crate::crypto::kdf::PreauthHash;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
+use crate::smb::compress;
 use crate::smb::create::CreateRequest;
 use crate::smb::header::{Command, Header, split_compound};
 use crate::smb::negotiate::{Dialect, NegotiateContext, NegotiateRequest, NegotiateResponse};
 use crate::smb::rw::{ReadResponse, WriteRequest};
 use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, session_flags};
 use crate::smb::status::NtStatus;
-use crate::smb::transform::{CompressionHeader, TransformHeader};
 use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
 
 /// One NBSS message that starts with 0xFE, 0xFD or 0xFC.
@@ -31,22 +34,34 @@ pub(crate) fn handle(
         conn.family = Family::Smb2;
     }
     match msg.first() {
-        Some(0xFD) => transform(em, conn, ts, msg),
+        Some(0xFD) => protect::transform(em, conn, dir, ts, msg),
         Some(0xFC) => {
             conn.compressed += 1;
-            if let Err(e) = CompressionHeader::parse(msg) {
-                malformed(em, conn, ts, "malformed_compression", e.to_string());
+            let mut inflated = std::mem::take(&mut em.scratch.inflated);
+            match compress::decompress_message(msg, em.config.limits.max_message, &mut inflated) {
+                Ok(()) => plaintext(em, conn, dir, ts, &inflated),
+                Err(e) => malformed(em, conn, ts, "decompression_failed", e.to_string()),
             }
+            em.scratch.inflated = inflated;
         }
-        _ => {
-            for item in split_compound(msg) {
-                match item {
-                    Ok(h) => message(em, conn, dir, ts, &h),
-                    Err(e) => {
-                        malformed(em, conn, ts, "malformed_smb2", e.to_string());
-                        break;
-                    }
-                }
+        _ => plaintext(em, conn, dir, ts, msg),
+    }
+}
+
+/// Plaintext SMB2: each compounded message in turn.
+fn plaintext(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    dir: Direction,
+    ts: Timestamp,
+    msg: &[u8],
+) {
+    for item in split_compound(msg) {
+        match item {
+            Ok(h) => message(em, conn, dir, ts, &h, false),
+            Err(e) => {
+                malformed(em, conn, ts, "malformed_smb2", e.to_string());
+                break;
             }
         }
     }
@@ -55,6 +70,7 @@ pub(crate) fn handle(
 /// Connection end: decisions that need the whole connection.
 pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
     conn.flush_pending(em.config.max_sessions_per_conn);
+    protect::on_close(em, conn, ts);
     client_signing_rule(em, conn, ts);
     for i in 0..conn.sessions.len() {
         let s = &conn.sessions[i];
@@ -69,7 +85,7 @@ pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp
     }
 }
 
-fn malformed(
+pub(crate) fn malformed(
     em: &mut Emitter<'_>,
     conn: &mut ConnState,
     ts: Timestamp,
@@ -78,18 +94,6 @@ fn malformed(
 ) {
     conn.malformed += 1;
     em.anomaly(&conn.key, kind, e, 0, ts);
-}
-
-fn transform(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp, msg: &[u8]) {
-    conn.encrypted += 1;
-    let th = match TransformHeader::parse(msg) {
-        Ok(th) => th,
-        Err(e) => return malformed(em, conn, ts, "malformed_transform", e.to_string()),
-    };
-    let max = em.config.max_sessions_per_conn;
-    if let Some(s) = conn.session_or_insert(th.session_id(), SessionState::Unknown, max) {
-        s.counts.encrypted += 1;
-    }
 }
 
 /// Resolves the SessionId/TreeId of a related compounded message (§3.2.4.1.4: all-ones means
@@ -113,12 +117,14 @@ fn resolve_ids(conn: &mut ConnState, h: &Header<'_>) -> (u64, Option<u32>) {
     (sid, tid)
 }
 
-fn message(
+/// One SMB2 message; `encrypted` when it came out of a TRANSFORM.
+pub(crate) fn message(
     em: &mut Emitter<'_>,
     conn: &mut ConnState,
     dir: Direction,
     ts: Timestamp,
     h: &Header<'_>,
+    encrypted: bool,
 ) {
     let (sid, tid) = resolve_ids(conn, h);
     let response = h.is_response() || dir == Direction::ToClient;
@@ -140,7 +146,10 @@ fn message(
             format!("{}: {e}", h.command()),
         );
     }
-    count(em, conn, ts, h, sid, tid, response);
+    if !encrypted {
+        protect::verify_smb2(em, conn, dir, ts, h, sid);
+    }
+    count(em, conn, ts, h, sid, tid, response, encrypted);
 }
 
 fn request_msg(
@@ -153,6 +162,9 @@ fn request_msg(
     let cfg = em.config;
     match h.command() {
         Command::NEGOTIATE => {
+            // 3.1.1 preauth integrity (§3.2.5.3.1): H = SHA-512(H || message), from zero.
+            conn.preauth = PreauthHash::new();
+            conn.preauth.update(h.raw());
             let req = NegotiateRequest::parse(h)?;
             conn.client_sec_mode = Some(req.security_mode);
             conn.client_caps = req.capabilities;
@@ -178,6 +190,11 @@ fn request_msg(
             let signing_required = u16::from(req.security_mode) & SIGNING_REQUIRED != 0;
             conn.client_setup_signing_required |= signing_required;
             let info = auth::client_blob(req.security_buffer);
+            let mut preauth = conn
+                .session(sid)
+                .and_then(|s| s.preauth)
+                .unwrap_or(conn.preauth);
+            preauth.update(h.raw());
             if let Some(spn) = info.target_spn.as_deref() {
                 if let Some(host) = spn.split('/').nth(1) {
                     conn.note_dialled(host.split(':').next().unwrap_or(host));
@@ -192,8 +209,9 @@ fn request_msg(
                 h.message_id(),
                 Pending::SessionSetup {
                     sid,
-                    auth: info,
+                    auth: Box::new(info),
                     signing_required,
+                    preauth: Some(preauth),
                 },
                 cfg.max_pending,
             );
@@ -265,6 +283,7 @@ fn response_msg(
     }
     match h.command() {
         Command::NEGOTIATE if status == NtStatus::SUCCESS => {
+            conn.preauth.update(h.raw());
             let resp = NegotiateResponse::parse(h)?;
             negotiated(em, conn, ts, &resp);
         }
@@ -413,6 +432,9 @@ fn session_setup(
     } else {
         None
     };
+    let challenge = resp
+        .as_ref()
+        .and_then(|r| auth::server_challenge(r.security_buffer));
     if let Some(r) = &resp {
         if let Some(name) = auth::server_name(r.security_buffer) {
             conn.own_name.get_or_insert(name);
@@ -424,14 +446,25 @@ fn session_setup(
     if let Some(Pending::SessionSetup {
         auth,
         signing_required,
+        preauth,
         ..
     }) = pending
     {
-        s.auth.merge(auth);
+        s.auth.merge(*auth);
         s.client_signing_required |= signing_required;
+        if preauth.is_some() {
+            s.preauth = preauth;
+        }
+    }
+    if challenge.is_some() {
+        s.ntlm_challenge = challenge;
     }
     if status == NtStatus::MORE_PROCESSING_REQUIRED {
         s.state = SessionState::InProgress;
+        // Interim responses join the hash; the final one does not (§3.2.5.3.1).
+        if let Some(p) = s.preauth.as_mut() {
+            p.update(h.raw());
+        }
         return Ok(());
     }
     s.setup_status = Some(status);
@@ -451,6 +484,7 @@ fn session_setup(
     }
     let flags = resp.map(|r| r.session_flags).unwrap_or(0);
     s.state = SessionState::Established;
+    s.crypto_tried = false;
     s.guest = flags & session_flags::IS_GUEST != 0;
     s.anonymous = flags & session_flags::IS_NULL != 0 || s.auth.kind == AuthKind::Anonymous;
     s.encrypt_data = flags & session_flags::ENCRYPT_DATA != 0;
@@ -501,6 +535,9 @@ fn session_setup(
             ts,
         );
     }
+    if !guest && !anonymous {
+        protect::establish(em, conn, sid, ts);
+    }
     client_signing_rule(em, conn, ts);
     if conn.by_ip && kind != AuthKind::Kerberos && !anonymous && !guest {
         let host = conn.dialled_name.clone().unwrap_or_default();
@@ -519,6 +556,7 @@ fn session_setup(
 }
 
 /// Counts a message toward its session's signed/unsigned tallies and fires the message rules.
+#[allow(clippy::too_many_arguments)]
 fn count(
     em: &mut Emitter<'_>,
     conn: &mut ConnState,
@@ -527,6 +565,7 @@ fn count(
     sid: u64,
     tid: Option<u32>,
     response: bool,
+    encrypted: bool,
 ) {
     let cmd = h.command();
     if sid == 0 || cmd == Command::SESSION_SETUP || cmd == Command::NEGOTIATE {
@@ -541,7 +580,8 @@ fn count(
     let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) else {
         return;
     };
-    if !s.state.counts_messages() {
+    if !s.state.counts_messages() || encrypted {
+        // Messages inside a TRANSFORM were counted as encrypted, never as unsigned.
         return;
     }
     let signed = h.is_signed();
@@ -593,158 +633,5 @@ fn count(
             unencrypted_rule(em, conn, i, ts);
         }
     }
-}
-
-fn unencrypted_rule(em: &mut Emitter<'_>, conn: &mut ConnState, idx: usize, ts: Timestamp) {
-    let s = &conn.sessions[idx];
-    let trees: Vec<&str> = s
-        .trees
-        .iter()
-        .filter(|t| t.share_type.map(share_type_name) == Some("disk"))
-        .map(|t| t.path.as_str())
-        .collect();
-    let on = if trees.is_empty() {
-        String::new()
-    } else {
-        format!(" on {}", trees.join(", "))
-    };
-    let why = match (conn.dialect_name(), conn.cipher_name()) {
-        (Some(d), None) => format!(" (SMB {d} as negotiated here cannot encrypt)"),
-        _ => String::new(),
-    };
-    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
-    let ctx = Context {
-        cannot_encrypt: !conn.can_encrypt(),
-        ..Context::default()
-    };
-    let sid = s.id;
-    session_rule(
-        em,
-        conn,
-        sid,
-        RuleId::SessionUnencrypted,
-        ctx,
-        format!("File traffic of {who}{on} is sent in clear text{why}"),
-        ts,
-    );
-}
-
-/// Fires `signing.not_required` for the client side once the client has shown its mode in both
-/// NEGOTIATE and SESSION_SETUP.
-fn client_signing_rule(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
-    let Some(mode) = conn.client_sec_mode else {
-        return;
-    };
-    let authenticated = conn
-        .sessions
-        .iter()
-        .any(|s| s.state == SessionState::Established && !s.keyless());
-    if !authenticated || mode & SIGNING_REQUIRED != 0 || conn.client_setup_signing_required {
-        return;
-    }
-    conn_rule(
-        em,
-        conn,
-        RuleId::SigningNotRequiredClient,
-        Context::default(),
-        format!(
-            "The client does not require signing (NEGOTIATE SecurityMode {mode:#06x}, \
-             SESSION_SETUP without SIGNING_REQUIRED)"
-        ),
-        ts,
-    );
-}
-
-/// Fires a connection-level rule once.
-pub(crate) fn conn_rule(
-    em: &mut Emitter<'_>,
-    conn: &mut ConnState,
-    rule: RuleId,
-    ctx: Context,
-    summary: String,
-    ts: Timestamp,
-) {
-    if conn.fired & rule.bit() != 0 {
-        return;
-    }
-    conn.fired |= rule.bit();
-    em.finding(
-        rule,
-        Subject {
-            conn,
-            session: None,
-        },
-        ctx,
-        summary,
-        ts,
-    );
-}
-
-/// Fires a session-level rule once per session.
-pub(crate) fn session_rule(
-    em: &mut Emitter<'_>,
-    conn: &mut ConnState,
-    sid: u64,
-    rule: RuleId,
-    ctx: Context,
-    summary: String,
-    ts: Timestamp,
-) {
-    let Some(i) = conn.sessions.iter().position(|s| s.id == sid) else {
-        return;
-    };
-    if conn.sessions[i].fired & rule.bit() != 0 {
-        return;
-    }
-    conn.sessions[i].fired |= rule.bit();
-    em.finding(
-        rule,
-        Subject {
-            conn,
-            session: conn.sessions.get(i),
-        },
-        ctx,
-        summary,
-        ts,
-    );
-}
-
-/// `DOMAIN\user`, `user`, or `an unknown user`.
-pub(crate) fn user_label(domain: Option<&str>, user: Option<&str>) -> String {
-    match (domain.filter(|d| !d.is_empty()), user) {
-        (_, None) => "an unknown user".into(),
-        (_, Some("")) => "the anonymous user".into(),
-        (Some(d), Some(u)) => format!("{d}\\{u}"),
-        (None, Some(u)) => u.to_owned(),
-    }
-}
-
-/// The host part of `\\host\share`.
-pub(crate) fn unc_host(path: &str) -> Option<&str> {
-    let p = path.trim_start_matches(['\\', '/']);
-    p.split(['\\', '/']).next().filter(|h| !h.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unc_hosts() {
-        assert_eq!(unc_host(r"\\127.0.0.1\IPC$"), Some("127.0.0.1"));
-        assert_eq!(
-            unc_host(r"\\srv.example.com\share"),
-            Some("srv.example.com")
-        );
-        assert_eq!(unc_host(r"\\"), None);
-        assert_eq!(unc_host("share"), Some("share"));
-    }
-
-    #[test]
-    fn user_labels() {
-        assert_eq!(user_label(Some("D"), Some("u")), r"D\u");
-        assert_eq!(user_label(Some(""), Some("u")), "u");
-        assert_eq!(user_label(None, Some("")), "the anonymous user");
-        assert_eq!(user_label(None, None), "an unknown user");
-    }
+    protect::plaintext_rules(em, conn, ts, h, sid, tid);
 }

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use super::crypto::{NoKeys, SessionCrypto};
 use crate::capture::Timestamp;
+use crate::crypto::kdf::PreauthHash;
 use crate::event::{MessageCounts, SessionId, SessionRecord, TreeRecord};
 use crate::flow::FlowKey;
 use crate::smb::negotiate::{Cipher, CompressionAlgorithm, Dialect, SigningAlgorithm};
@@ -86,6 +88,19 @@ pub struct AuthInfo {
     pub krb_service: Option<String>,
     /// The SPN the client named in its NTLMv2 response (MsvAvTargetName), e.g. `cifs/10.0.0.1`.
     pub target_spn: Option<String>,
+    /// What an NTLM AUTHENTICATE carried, to derive the session key from a password.
+    pub ntlm: Option<Box<NtlmMaterial>>,
+}
+
+/// The parts of an NTLM logon needed to check a password and derive the session key.
+#[derive(Debug, Clone, Default)]
+pub struct NtlmMaterial {
+    pub nt_response: Vec<u8>,
+    pub lm_response: Vec<u8>,
+    pub flags: u32,
+    pub encrypted_session_key: Vec<u8>,
+    /// SMB1 extended security (NTLMSSP) rather than raw challenge/response.
+    pub extended_security: bool,
 }
 
 impl AuthInfo {
@@ -103,7 +118,8 @@ impl AuthInfo {
             workstation,
             krb_realm,
             krb_service,
-            target_spn
+            target_spn,
+            ntlm
         );
     }
 }
@@ -120,7 +136,7 @@ pub struct Tree {
 }
 
 /// One SMB session (SMB2 SessionId or SMB1 UID).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Session {
     pub id: u64,
     pub state: SessionState,
@@ -142,7 +158,30 @@ pub struct Session {
     pub statuses: Vec<(NtStatus, u64)>,
     /// Rules already fired for this session ([`crate::rules::RuleId::bit`]).
     pub fired: u32,
+    /// 3.1.1 preauth integrity hash of this session's setup so far.
+    pub preauth: Option<PreauthHash>,
+    /// The NTLM server challenge of this session's setup.
+    pub ntlm_challenge: Option<[u8; 8]>,
+    /// Keys, once found; see [`Session::crypto_state`].
+    pub crypto: Option<Box<SessionCrypto>>,
+    /// Why no keys were found (after a lookup).
+    pub no_keys: Option<NoKeys>,
+    pub crypto_tried: bool,
+    pub signatures: SignatureCounts,
+    pub decrypted: DecryptCounts,
+    /// Signed messages whose signature did not verify (bounded).
+    pub invalid_signatures: Vec<MessageRef>,
+    /// Unsigned plaintext messages on a session that requires signing.
+    pub missing_signatures: u64,
+    /// Plaintext messages on an encrypted session or share.
+    pub unencrypted_when_required: u64,
 }
+
+/// Signature verification tallies of a session.
+pub use crate::event::{DecryptCounts, MessageRef, SignatureCounts};
+
+/// Invalid signatures kept per session for the record.
+pub const MAX_INVALID_REFS: usize = 32;
 
 impl Session {
     pub fn new(id: u64, state: SessionState) -> Session {
@@ -165,6 +204,16 @@ impl Session {
             bytes_written: 0,
             statuses: Vec::new(),
             fired: 0,
+            preauth: None,
+            ntlm_challenge: None,
+            crypto: None,
+            no_keys: None,
+            crypto_tried: false,
+            signatures: SignatureCounts::default(),
+            decrypted: DecryptCounts::default(),
+            invalid_signatures: Vec::new(),
+            missing_signatures: 0,
+            unencrypted_when_required: 0,
         }
     }
 
@@ -245,6 +294,10 @@ impl Session {
                 })
                 .collect(),
             messages: self.counts,
+            signatures: self.signatures,
+            decrypted: self.decrypted,
+            invalid_signatures: self.invalid_signatures.clone(),
+            key_source: self.crypto.as_ref().map(|c| c.source.as_str()),
             files: self.files.clone(),
             files_dropped: self.files_dropped,
             bytes_read: self.bytes_read,
@@ -273,8 +326,10 @@ pub fn share_type_name(t: u8) -> &'static str {
 pub enum Pending {
     SessionSetup {
         sid: u64,
-        auth: AuthInfo,
+        auth: Box<AuthInfo>,
         signing_required: bool,
+        /// The session's preauth hash including this request (3.1.1).
+        preauth: Option<PreauthHash>,
     },
     TreeConnect {
         sid: u64,
@@ -328,6 +383,14 @@ pub struct ConnState {
     pub malformed: u64,
     /// Connection-level rules already fired.
     pub fired: u32,
+    /// 3.1.1 connection preauth hash (NEGOTIATE request and response).
+    pub preauth: PreauthHash,
+    /// SMB1 non-extended-security challenge from the NEGOTIATE response.
+    pub smb1_challenge: Option<[u8; 8]>,
+    /// SMB1 signing: the next request sequence number, once signing started.
+    pub smb1_next_seq: Option<u32>,
+    /// SMB1 signing: sequence numbers of outstanding requests, by (PID << 16 | MID).
+    pub smb1_seqs: Vec<(u64, u32)>,
 }
 
 impl ConnState {
@@ -368,6 +431,10 @@ impl ConnState {
             bytes_to_client: 0,
             malformed: 0,
             fired: 0,
+            preauth: PreauthHash::new(),
+            smb1_challenge: None,
+            smb1_next_seq: None,
+            smb1_seqs: Vec::new(),
         }
     }
 
@@ -455,6 +522,15 @@ impl ConnState {
         }
     }
 
+    /// Whether SMB2 signing is required on this connection: by the server's or the client's
+    /// NEGOTIATE SecurityMode, or by the client's SESSION_SETUP (§3.3.5.5.3).
+    pub fn signing_required(&self) -> bool {
+        self.family == Family::Smb2
+            && (self.server_sec_mode.unwrap_or(0) & SIGNING_REQUIRED != 0
+                || self.client_sec_mode.unwrap_or(0) & SIGNING_REQUIRED != 0
+                || self.client_setup_signing_required)
+    }
+
     pub fn session_mut(&mut self, id: u64) -> Option<&mut Session> {
         self.sessions.iter_mut().find(|s| s.id == id)
     }
@@ -503,11 +579,12 @@ impl ConnState {
                     sid,
                     auth,
                     signing_required,
+                    ..
                 } => {
                     if let Some(s) =
                         self.session_or_insert(sid, SessionState::InProgress, max_sessions)
                     {
-                        s.auth.merge(auth);
+                        s.auth.merge(*auth);
                         s.client_signing_required |= signing_required;
                     }
                 }

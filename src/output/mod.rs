@@ -1,9 +1,11 @@
 //! Sinks: the only places that format records.
 
 mod json;
+mod pcap_writer;
 mod text;
 
 pub use json::JsonSink;
+pub use pcap_writer::PcapWriter;
 pub use text::TextSink;
 
 use std::io;

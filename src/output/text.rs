@@ -358,6 +358,27 @@ fn session_details(s: &SessionRecord) -> Vec<String> {
         }
         out.push(format!("{} files: {l}", s.session_id));
     }
+    let sig = s.signatures;
+    if sig.valid + sig.invalid + sig.unverified > 0 || s.decrypted.ok + s.decrypted.failed > 0 {
+        let mut parts = Vec::new();
+        if sig.valid + sig.invalid + sig.unverified > 0 {
+            parts.push(format!(
+                "signatures {} valid, {} INVALID, {} unverified",
+                sig.valid, sig.invalid, sig.unverified
+            ));
+        }
+        if s.decrypted.ok + s.decrypted.failed > 0 {
+            parts.push(format!(
+                "decrypted {} of {} ({} failed)",
+                s.decrypted.ok, s.messages.encrypted, s.decrypted.failed
+            ));
+        }
+        let source = s
+            .key_source
+            .map(|k| format!(" [keys from --{k}]"))
+            .unwrap_or_else(|| " [no key]".to_owned());
+        out.push(format!("{} {}{source}", s.session_id, parts.join("; ")));
+    }
     if !s.statuses.is_empty() {
         let st: Vec<String> = s
             .statuses

@@ -24,6 +24,10 @@ pub enum RuleId {
     EncryptionRefused,
     SignatureInvalidStatus,
     LogonFailed,
+    SignatureInvalid,
+    SignatureMissing,
+    DecryptFailed,
+    UnencryptedWhenRequired,
 }
 
 /// What a rule means. One entry per [`RuleId`].
@@ -227,6 +231,55 @@ pub static RULES: &[Rule] = &[
         title: "Failed logon",
         fix: "Check the account; repeated failures from one client suggest password guessing \
               (account lockout policy, Samba: bad lockout attempts / fail2ban)",
+        per_session: true,
+    },
+    Rule {
+        id: RuleId::SignatureInvalid,
+        name: "signature.invalid",
+        side: None,
+        severity: Severity::High,
+        // SMBClient 31013 (signing validation failed) / SMBServer 1004.
+        event_id: Some(31013),
+        title: "Signatures that do not verify",
+        fix: "If every signature of the session fails, check the key or password given to \
+              smbscope; if only some fail, messages were altered in transit: look for a relay \
+              or a rewriting middlebox, and keep signing required",
+        per_session: true,
+    },
+    Rule {
+        id: RuleId::SignatureMissing,
+        name: "signature.missing",
+        side: None,
+        severity: Severity::High,
+        event_id: None,
+        title: "Unsigned message on a session that requires signing",
+        fix: "A peer that requires signing must reject such messages; check for a downgrade or \
+              an injected message, and that both sides run RequireSecuritySignature",
+        per_session: true,
+    },
+    Rule {
+        id: RuleId::DecryptFailed,
+        name: "decrypt.failed",
+        side: None,
+        severity: Severity::High,
+        // SMBClient 31015: failed to decrypt an encrypted SMB message (SMBServer 1009).
+        event_id: Some(31015),
+        title: "Encrypted messages that fail authentication",
+        fix: "If every message fails, check the key or password given to smbscope; otherwise \
+              the ciphertext was altered in transit",
+        per_session: true,
+    },
+    Rule {
+        id: RuleId::UnencryptedWhenRequired,
+        name: "unencrypted.when.required",
+        side: None,
+        severity: Severity::High,
+        // SMBClient 31014 / SMBServer 1003.
+        event_id: Some(31014),
+        title: "Plaintext message on an encrypted session or share",
+        fix: "Keep Set-SmbServerConfiguration -RejectUnencryptedAccess $true and \
+              Set-SmbClientConfiguration -RequireEncryption $true; investigate the peer that \
+              sent it",
         per_session: true,
     },
 ];

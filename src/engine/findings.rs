@@ -1,0 +1,166 @@
+//! Firing findings: each rule at most once per connection or session, with a summary that
+//! says what was seen.
+
+use super::state::{ConnState, SIGNING_REQUIRED, SessionState, share_type_name};
+use super::{Emitter, Subject};
+use crate::capture::Timestamp;
+use crate::rules::{Context, RuleId};
+
+pub(crate) fn unencrypted_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    idx: usize,
+    ts: Timestamp,
+) {
+    let s = &conn.sessions[idx];
+    let trees: Vec<&str> = s
+        .trees
+        .iter()
+        .filter(|t| t.share_type.map(share_type_name) == Some("disk"))
+        .map(|t| t.path.as_str())
+        .collect();
+    let on = if trees.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", trees.join(", "))
+    };
+    let why = match (conn.dialect_name(), conn.cipher_name()) {
+        (Some(d), None) => format!(" (SMB {d} as negotiated here cannot encrypt)"),
+        _ => String::new(),
+    };
+    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+    let ctx = Context {
+        cannot_encrypt: !conn.can_encrypt(),
+        ..Context::default()
+    };
+    let sid = s.id;
+    session_rule(
+        em,
+        conn,
+        sid,
+        RuleId::SessionUnencrypted,
+        ctx,
+        format!("File traffic of {who}{on} is sent in clear text{why}"),
+        ts,
+    );
+}
+
+/// Fires `signing.not_required` for the client side once the client has shown its mode in both
+/// NEGOTIATE and SESSION_SETUP.
+pub(crate) fn client_signing_rule(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp) {
+    let Some(mode) = conn.client_sec_mode else {
+        return;
+    };
+    let authenticated = conn
+        .sessions
+        .iter()
+        .any(|s| s.state == SessionState::Established && !s.keyless());
+    if !authenticated || mode & SIGNING_REQUIRED != 0 || conn.client_setup_signing_required {
+        return;
+    }
+    conn_rule(
+        em,
+        conn,
+        RuleId::SigningNotRequiredClient,
+        Context::default(),
+        format!(
+            "The client does not require signing (NEGOTIATE SecurityMode {mode:#06x}, \
+             SESSION_SETUP without SIGNING_REQUIRED)"
+        ),
+        ts,
+    );
+}
+
+/// Fires a connection-level rule once.
+pub(crate) fn conn_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    rule: RuleId,
+    ctx: Context,
+    summary: String,
+    ts: Timestamp,
+) {
+    if conn.fired & rule.bit() != 0 {
+        return;
+    }
+    conn.fired |= rule.bit();
+    em.finding(
+        rule,
+        Subject {
+            conn,
+            session: None,
+        },
+        ctx,
+        summary,
+        ts,
+    );
+}
+
+/// Fires a session-level rule once per session.
+pub(crate) fn session_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    sid: u64,
+    rule: RuleId,
+    ctx: Context,
+    summary: String,
+    ts: Timestamp,
+) {
+    let Some(i) = conn.sessions.iter().position(|s| s.id == sid) else {
+        return;
+    };
+    if conn.sessions[i].fired & rule.bit() != 0 {
+        return;
+    }
+    conn.sessions[i].fired |= rule.bit();
+    em.finding(
+        rule,
+        Subject {
+            conn,
+            session: conn.sessions.get(i),
+        },
+        ctx,
+        summary,
+        ts,
+    );
+}
+
+/// `DOMAIN\user`, `user`, or `an unknown user`.
+pub(crate) fn user_label(domain: Option<&str>, user: Option<&str>) -> String {
+    match (domain.filter(|d| !d.is_empty()), user) {
+        (_, None) => "an unknown user".into(),
+        (_, Some("")) => "the anonymous user".into(),
+        (Some(d), Some(u)) => format!("{d}\\{u}"),
+        (None, Some(u)) => u.to_owned(),
+    }
+}
+
+/// The host part of `\\host\share`.
+pub(crate) fn unc_host(path: &str) -> Option<&str> {
+    let p = path.trim_start_matches(['\\', '/']);
+    p.split(['\\', '/']).next().filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unc_hosts() {
+        assert_eq!(unc_host(r"\\127.0.0.1\IPC$"), Some("127.0.0.1"));
+        assert_eq!(
+            unc_host(r"\\srv.example.com\share"),
+            Some("srv.example.com")
+        );
+        assert_eq!(unc_host(r"\\"), None);
+        assert_eq!(unc_host("share"), Some("share"));
+    }
+
+    #[test]
+    fn user_labels() {
+        assert_eq!(user_label(Some("D"), Some("u")), r"D\u");
+        assert_eq!(user_label(Some(""), Some("u")), "u");
+        assert_eq!(user_label(None, Some("")), "the anonymous user");
+        assert_eq!(user_label(None, None), "an unknown user");
+    }
+}
