@@ -28,15 +28,21 @@ fi
 bytes=$(stat -c %s "$big")
 
 # tshark takes the session id (wire order) and session key as hex from Samba's dump.
-hexof() { grep "^$1" "$keys" | head -1 | sed -E 's/^[^]]*\] //' | cut -c1-48 | tr -d ' \n' | tr 'A-F' 'a-f'; }
-sid=$(hexof "Session Id")
-skey=$(hexof "Session Key")
+# Samba's dump: "<label> [0000] xx xx ... (ASCII)"; take the first N byte tokens.
+hexof() {
+    grep "^$1" "$keys" | head -1 | sed -E 's/^[^]]*\] //' |
+        awk -v want="$2" '{ for (i = 1; i <= NF && n < want; i++)
+            if ($i ~ /^[0-9A-Fa-f][0-9A-Fa-f]$/) { printf "%s", tolower($i); n++ } }'
+}
+sid=$(hexof "Session Id" 8)
+skey=$(hexof "Session Key" 16)
 
 cargo build --release --quiet
 run() { # name, command...
     local name=$1; shift
     local t
-    t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >/dev/null 2>&1
+    t=$(tail -1 "$work/$name.time")
     local secs=${t% *} rss=${t#* }
     awk -v n="$name" -v b="$bytes" -v s="$secs" -v r="$rss" \
         'BEGIN { printf "%-10s %8.2f s %10.1f MB/s %8.1f MB peak RSS\n", n, s, b/1e6/(s>0?s:0.001), r/1024 }'

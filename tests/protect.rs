@@ -420,3 +420,78 @@ fn decrypt_writes_a_plaintext_capture() {
     assert_eq!(no_keys.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Strips the signature from one signed response on a session that requires signing:
+/// `signature.missing` names it.
+#[test]
+fn an_unsigned_message_on_a_signing_session_is_reported() {
+    let src = common::captures_dir().join("server-signing-required.pcap");
+    let mut bytes = std::fs::read(&src).expect("read");
+    let (msg_id, flags_at) = find_signed_read_response(&bytes).expect("a signed READ response");
+    bytes[flags_at] &= !0x08; // SMB2_FLAGS_SIGNED
+    for b in &mut bytes[flags_at + 32..flags_at + 48] {
+        *b = 0; // Signature
+    }
+    let dir = temp_dir("unsigned");
+    let path = dir.join("unsigned.pcap");
+    std::fs::write(&path, &bytes).expect("write");
+    let recs = common::records(&path, Config::default());
+    let f: Vec<&Value> = common::of_type(&recs, "finding")
+        .into_iter()
+        .filter(|f| f["rule"] == "signature.missing")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", common::rules(&recs));
+    assert!(
+        f[0]["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("MessageId {msg_id}"))
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The MessageId of the first signed READ response and the offset of its Flags field.
+fn find_signed_read_response(pcap: &[u8]) -> Option<(u64, usize)> {
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().ok()?) as usize;
+        let data = off + 16;
+        let frame = pcap.get(data..data + caplen)?;
+        if let Some(p) = frame.windows(4).position(|w| w == b"\xfeSMB") {
+            let h = &frame[p..];
+            let cmd = u16::from_le_bytes([h[12], h[13]]);
+            let flags = u32::from_le_bytes(h[16..20].try_into().ok()?);
+            if cmd == 8 && flags & 0x9 == 0x9 {
+                let mid = u64::from_le_bytes(h[24..32].try_into().ok()?);
+                return Some((mid, data + p + 16));
+            }
+        }
+        off = data + caplen;
+    }
+    None
+}
+
+/// A decrypted copy of a session whose server requires encryption (SessionFlags ENCRYPT_DATA)
+/// looks like plaintext on an encrypted session: `unencrypted.when.required` fires.
+#[test]
+fn plaintext_on_an_encrypted_session_is_reported() {
+    let src = common::captures_dir().join("server-encrypt-required.pcap");
+    let dir = temp_dir("plain-on-encrypted");
+    let out = dir.join("plain.pcap");
+    let run = Command::new(env!("CARGO_BIN_EXE_smbscope"))
+        .args(["decrypt", "--keys"])
+        .arg(src.with_extension("keys"))
+        .arg(&src)
+        .arg(&out)
+        .output()
+        .expect("run decrypt");
+    assert_eq!(run.status.code(), Some(0));
+    let recs = common::records(&out, Config::default());
+    let f: Vec<&Value> = common::of_type(&recs, "finding")
+        .into_iter()
+        .filter(|f| f["rule"] == "unencrypted.when.required")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", common::rules(&recs));
+    assert_eq!(f[0]["event_id"], 31014);
+    let _ = std::fs::remove_dir_all(dir);
+}
