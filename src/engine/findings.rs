@@ -1,7 +1,7 @@
 //! Firing findings: each rule at most once per connection or session, with a summary that
 //! says what was seen.
 
-use super::state::{ConnState, SIGNING_REQUIRED, SessionState, share_type_name};
+use super::state::{AuthKind, ConnState, SIGNING_REQUIRED, SessionState, share_type_name};
 use super::{Emitter, Subject};
 use crate::capture::Timestamp;
 use crate::rules::{Context, RuleId};
@@ -139,6 +139,54 @@ pub(crate) fn user_label(domain: Option<&str>, user: Option<&str>) -> String {
 pub(crate) fn unc_host(path: &str) -> Option<&str> {
     let p = path.trim_start_matches(['\\', '/']);
     p.split(['\\', '/']).next().filter(|h| !h.is_empty())
+}
+
+/// After a successful SESSION_SETUP (SMB1 or SMB2): the guest, anonymous and NTLMv1 findings,
+/// then the session's keys. `guest_how` and `anon_how` say what on the wire showed it.
+pub(crate) fn logon_rules(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    sid: u64,
+    ts: Timestamp,
+    guest_how: &str,
+    anon_how: &str,
+) {
+    let Some(s) = conn.session_mut(sid) else {
+        return;
+    };
+    s.crypto_tried = false;
+    let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
+    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+    let keyless = Context {
+        cannot_sign: true,
+        cannot_encrypt: true,
+    };
+    if guest {
+        let summary = format!(
+            "Logon as {who} was mapped to the guest account ({guest_how}): no signing, no \
+             encryption"
+        );
+        session_rule(em, conn, sid, RuleId::Guest, keyless, summary, ts);
+    }
+    if anonymous {
+        let summary = format!("Anonymous (null) session accepted ({anon_how})");
+        session_rule(em, conn, sid, RuleId::Anonymous, keyless, summary, ts);
+    }
+    if kind == AuthKind::NtlmV1 {
+        let summary = format!("{who} authenticated with NTLMv1 (24-byte NT response)");
+        session_rule(
+            em,
+            conn,
+            sid,
+            RuleId::NtlmV1,
+            Context::default(),
+            summary,
+            ts,
+        );
+    }
+    if !guest && !anonymous {
+        super::protect::establish(em, conn, sid, ts);
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! SMB1 (CIFS) messages -> posture state. SMB1 is itself a finding; what matters here is the
 //! dialect, signing, guest/anonymous logons, NTLM version, trees and file names.
 
-use super::findings::{conn_rule, session_rule, unc_host, user_label};
+use super::findings::{conn_rule, logon_rules, session_rule, unc_host, user_label};
 use super::state::{
     AuthInfo, AuthKind, ConnState, Family, NtlmMaterial, Pending, SessionState, Tree,
 };
@@ -340,18 +340,7 @@ fn reply_block(
             let Some(s) = conn.session_or_insert(uid, SessionState::InProgress, max) else {
                 return Ok(());
             };
-            if let Some(Pending::SessionSetup {
-                auth,
-                signing_required,
-                ..
-            }) = pending
-            {
-                s.auth.merge(*auth);
-                s.client_signing_required |= signing_required;
-            }
-            if challenge.is_some() {
-                s.ntlm_challenge = challenge;
-            }
+            s.apply_setup(pending, challenge);
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
                 return Ok(());
             }
@@ -374,38 +363,19 @@ fn reply_block(
             s.state = SessionState::Established;
             s.guest = resp.is_some_and(|r| r.action & ACTION_GUEST != 0);
             s.anonymous = s.auth.kind == AuthKind::Anonymous;
-            let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
-            let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
-            let keyless = Context {
-                cannot_sign: true,
-                cannot_encrypt: true,
+            let anon_how = if s.auth.ntlm.as_ref().is_some_and(|n| n.extended_security) {
+                "empty NTLMSSP user and NT response"
+            } else {
+                "empty account and passwords"
             };
-            if guest {
-                let summary = format!("SMB1 logon as {who} was mapped to guest (Action GUEST)");
-                session_rule(em, conn, uid, RuleId::Guest, keyless, summary, ts);
-            }
-            if anonymous {
-                let summary = "Anonymous (null) SMB1 session accepted".to_owned();
-                session_rule(em, conn, uid, RuleId::Anonymous, keyless, summary, ts);
-            }
-            if kind == AuthKind::NtlmV1 {
-                let summary = format!("{who} authenticated with NTLMv1 (24-byte NT response)");
-                session_rule(
-                    em,
-                    conn,
-                    uid,
-                    RuleId::NtlmV1,
-                    Context::default(),
-                    summary,
-                    ts,
-                );
-            }
-            if !guest && !anonymous {
-                if let Some(s) = conn.session_mut(uid) {
-                    s.crypto_tried = false;
-                }
-                super::protect::establish(em, conn, uid, ts);
-            }
+            logon_rules(
+                em,
+                conn,
+                uid,
+                ts,
+                "SESSION_SETUP_ANDX Action GUEST",
+                anon_how,
+            );
         }
         Command::READ_ANDX if status == NtStatus::SUCCESS => {
             // [MS-SMB] 2.2.4.2.2: DataLength (word bytes 10..12), DataLengthHigh (14..16).

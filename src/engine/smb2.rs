@@ -1,7 +1,8 @@
 //! SMB2/3 messages -> posture state, and the findings they trigger.
 
 use super::findings::{
-    client_signing_rule, conn_rule, session_rule, unc_host, unencrypted_rule, user_label,
+    client_signing_rule, conn_rule, logon_rules, session_rule, unc_host, unencrypted_rule,
+    user_label,
 };
 use super::state::{
     AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, SessionState, Tree,
@@ -443,22 +444,7 @@ fn session_setup(
     let Some(s) = conn.session_or_insert(sid, SessionState::InProgress, max) else {
         return Ok(());
     };
-    if let Some(Pending::SessionSetup {
-        auth,
-        signing_required,
-        preauth,
-        ..
-    }) = pending
-    {
-        s.auth.merge(*auth);
-        s.client_signing_required |= signing_required;
-        if preauth.is_some() {
-            s.preauth = preauth;
-        }
-    }
-    if challenge.is_some() {
-        s.ntlm_challenge = challenge;
-    }
+    s.apply_setup(pending, challenge);
     if status == NtStatus::MORE_PROCESSING_REQUIRED {
         s.state = SessionState::InProgress;
         // Interim responses join the hash; the final one does not (§3.2.5.3.1).
@@ -484,60 +470,16 @@ fn session_setup(
     }
     let flags = resp.map(|r| r.session_flags).unwrap_or(0);
     s.state = SessionState::Established;
-    s.crypto_tried = false;
     s.guest = flags & session_flags::IS_GUEST != 0;
     s.anonymous = flags & session_flags::IS_NULL != 0 || s.auth.kind == AuthKind::Anonymous;
     s.encrypt_data = flags & session_flags::ENCRYPT_DATA != 0;
     let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
-    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
-    let keyless = Context {
-        cannot_sign: true,
-        cannot_encrypt: true,
+    let anon_how = if flags & session_flags::IS_NULL != 0 {
+        "SessionFlags IS_NULL"
+    } else {
+        "empty NTLMSSP user and NT response"
     };
-    if guest {
-        session_rule(
-            em,
-            conn,
-            sid,
-            RuleId::Guest,
-            keyless,
-            format!(
-                "Logon as {who} was mapped to the guest account (SessionFlags IS_GUEST): \
-                 no signing, no encryption"
-            ),
-            ts,
-        );
-    }
-    if anonymous {
-        let how = if flags & session_flags::IS_NULL != 0 {
-            "SessionFlags IS_NULL"
-        } else {
-            "empty NTLMSSP user and NT response"
-        };
-        session_rule(
-            em,
-            conn,
-            sid,
-            RuleId::Anonymous,
-            keyless,
-            format!("Anonymous (null) session accepted ({how})"),
-            ts,
-        );
-    }
-    if kind == AuthKind::NtlmV1 {
-        session_rule(
-            em,
-            conn,
-            sid,
-            RuleId::NtlmV1,
-            Context::default(),
-            format!("{who} authenticated with NTLMv1 (24-byte NT response)"),
-            ts,
-        );
-    }
-    if !guest && !anonymous {
-        protect::establish(em, conn, sid, ts);
-    }
+    logon_rules(em, conn, sid, ts, "SessionFlags IS_GUEST", anon_how);
     client_signing_rule(em, conn, ts);
     if conn.by_ip && kind != AuthKind::Kerberos && !anonymous && !guest {
         let host = conn.dialled_name.clone().unwrap_or_default();

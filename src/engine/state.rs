@@ -248,6 +248,27 @@ impl Session {
         }
     }
 
+    /// Takes in what a SESSION_SETUP request carried (its [`Pending`] entry) and the NTLM
+    /// challenge of the response, if any.
+    pub fn apply_setup(&mut self, pending: Option<Pending>, challenge: Option<[u8; 8]>) {
+        if let Some(Pending::SessionSetup {
+            auth,
+            signing_required,
+            preauth,
+            ..
+        }) = pending
+        {
+            self.auth.merge(*auth);
+            self.client_signing_required |= signing_required;
+            if preauth.is_some() {
+                self.preauth = preauth;
+            }
+        }
+        if challenge.is_some() {
+            self.ntlm_challenge = challenge;
+        }
+    }
+
     pub fn tree_mut(&mut self, tree_id: u32) -> Option<&mut Tree> {
         self.trees.iter_mut().find(|t| t.id == Some(tree_id))
     }
