@@ -1,0 +1,2 @@
+pub mod cert;
+pub mod tls;
