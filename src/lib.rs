@@ -26,6 +26,7 @@ pub mod engine;
 pub mod event;
 pub mod flow;
 pub mod output;
+pub mod quic;
 pub mod rules;
 pub mod smb;
 pub mod wire;
