@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # Installs what smbscope needs to build and test on a fresh Debian machine. Idempotent: does
 # nothing when everything is already there. Needs root (or sudo) only when it installs.
+#
+#   build:  libpcap-dev pkg-config gcc
+#   tests:  samba smbclient (live capture against a private smbd), rsyslog (syslog sink),
+#           tshark (cross-checks), tmux (terminal UI), tcpdump
+#
+# Debian starts daemons when their package is installed; a temporary policy-rc.d stops that, so
+# no system smbd takes port 445 and no system rsyslogd takes /dev/log. The tests start their own,
+# with private configurations.
 set -euo pipefail
 
+packages=(libpcap-dev pkg-config gcc samba smbclient rsyslog tshark tmux tcpdump time)
 need=()
-dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
-dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
-command -v gcc >/dev/null 2>&1 || need+=(gcc)
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod +x "$policy"
+        own_policy=1
+    fi
+    cleanup() { [ "$own_policy" -eq 1 ] && $SUDO rm -f "$policy"; }
+    trap cleanup EXIT
+    echo "wireshark-common wireshark-common/install-setuid boolean false" |
+        $SUDO debconf-set-selections 2>/dev/null || true
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -19,6 +19,7 @@ use crate::engine::{Config, Engine};
 use crate::event::{Record, Severity};
 use crate::flow::{Limits, SmbPorts};
 use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
+use crate::quic::keylog::KeyLog;
 use crate::rules::Mandates;
 
 /// Passive SMB security posture inspector.
@@ -50,6 +51,11 @@ pub struct KeyArgs {
     /// Repeatable.
     #[arg(long = "keys", value_name = "FILE")]
     pub keys: Vec<PathBuf>,
+
+    /// TLS key log (NSS SSLKEYLOGFILE format) to decrypt SMB over QUIC. Secrets in pcapng
+    /// Decryption Secrets Blocks are used too. Repeatable.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
 
     /// Credentials, one per line: [DOMAIN\]USER:PASSWORD or [DOMAIN\]USER:$NT$<32 hex>.
     /// Session keys are derived from the captured NTLM exchange (NTLMv2 and NTLMv1).
@@ -85,7 +91,34 @@ impl KeyArgs {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.credentials.is_empty()
+        self.keys.is_empty() && self.credentials.is_empty() && self.keylog.is_empty()
+    }
+
+    /// Reads the TLS key logs, plus the Decryption Secrets Blocks of pcapng `inputs`.
+    /// Warnings go to stderr.
+    pub fn load_keylog(&self, inputs: &[PathBuf]) -> Result<KeyLog, String> {
+        let mut log = KeyLog::default();
+        for path in &self.keylog {
+            let (text, warning) = keys::read_secret_file(path).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("smbscope: warning: {w}");
+            }
+            let (parsed, warnings) = KeyLog::parse(&text);
+            for w in warnings {
+                eprintln!("smbscope: warning: {}: {w}", path.display());
+            }
+            log.merge(parsed);
+        }
+        for path in inputs {
+            // Only pcapng files can hold secrets; for others this finds none (or fails, and the
+            // real read reports the problem).
+            if let Ok(texts) = crate::capture::scan_pcapng_secrets(path) {
+                for text in texts {
+                    log.merge(KeyLog::parse(&text).0);
+                }
+            }
+        }
+        Ok(log)
     }
 }
 
@@ -130,6 +163,10 @@ pub struct AnalyzeArgs {
     /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
     #[arg(long = "smb-port", value_name = "PORT")]
     pub smb_ports: Vec<u16>,
+
+    /// Also treat this UDP port as SMB over QUIC (443 always is). Repeatable.
+    #[arg(long = "quic-port", value_name = "PORT")]
+    pub quic_ports: Vec<u16>,
 
     /// Apply client mandates (Set-SmbClientConfiguration -RequireSecuritySignature /
     /// -RequireEncryption): sessions such a client would refuse become high severity.
@@ -210,11 +247,22 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let keylog = match args.keys.load_keylog(&args.files) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut quic_ports = vec![443];
+    quic_ports.extend(&args.quic_ports);
     let config = Config {
         limits,
         ports,
         mandates: args.require.unwrap_or_default(),
         keys: Arc::new(store),
+        keylog: Arc::new(keylog),
+        quic_ports,
         ..Config::default()
     };
     let stdout = io::stdout();
@@ -390,9 +438,17 @@ pub fn decrypt(args: &DecryptArgs) -> io::Result<ExitCode> {
     for &p in &args.smb_ports {
         ports = ports.with(p);
     }
+    let keylog = match args.keys.load_keylog(std::slice::from_ref(&args.input)) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let config = Config {
         ports,
         keys: Arc::new(store),
+        keylog: Arc::new(keylog),
         ..Config::default()
     };
     let mut cap = match OfflineCapture::open(&args.input) {

@@ -33,6 +33,8 @@ pub enum Record {
     Session(SessionRecord),
     Finding(Finding),
     Anomaly(AnomalyRecord),
+    Event(EventRecord),
+    Quic(EventRecord),
     Summary(Summary),
 }
 
@@ -285,6 +287,80 @@ pub struct Finding {
     pub mandate: Option<&'static str>,
     /// Capture time in seconds since the Unix epoch.
     pub ts: f64,
+}
+
+/// A Windows-like connectivity event for SMB over QUIC (`"type":"event"`, `event_id` 30832
+/// established, 30803 failed, 30804 disconnected), with what Windows' event lacks: ALPN, the
+/// TLS cipher, the server certificate (with a key log), and every client address the
+/// connection used. The same fields describe every QUIC connection, SMB or not, when it ends
+/// (`"type":"quic"`, `event_id` null).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    /// 30832, 30803 or 30804 for `"event"` records; null for `"quic"` records.
+    pub event_id: Option<u32>,
+    /// Windows' message text for this event id (`"quic"` records: a description).
+    pub message: &'static str,
+    /// `"QUIC"`.
+    pub transport: &'static str,
+    /// The server name the client asked for (TLS SNI).
+    pub server_name: Option<String>,
+    #[serde(serialize_with = "ser_addr")]
+    pub server_address: SocketAddr,
+    /// The client's address when the event happened.
+    #[serde(serialize_with = "ser_addr")]
+    pub client_address: SocketAddr,
+    /// Every client address (path) the connection used, first first; more than one means the
+    /// client migrated (roaming, NAT rebinding).
+    pub client_addresses: Vec<String>,
+    /// The client's original destination connection ID, hex.
+    pub connection_id: String,
+    /// Whether the client offered (or the server chose) ALPN `smb`.
+    pub smb: bool,
+    /// QUIC version: `"1"` or `"2"`.
+    pub quic_version: String,
+    /// ALPN protocols the client offered; SMB over QUIC offers `"smb"`.
+    pub alpn: Vec<String>,
+    /// The protocol the server chose (needs the key log).
+    pub alpn_selected: Option<String>,
+    /// The TLS cipher suite the server chose.
+    pub tls_cipher: Option<String>,
+    /// The server certificate (needs the key log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateRecord>,
+    /// Packets decrypted per encryption level, and packets that could not be (no keys, or
+    /// failed authentication).
+    pub packets: QuicPacketCounts,
+    /// For 30803/30804: why the connection failed or ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub ts: f64,
+}
+
+/// Packets of a QUIC connection by what could be read of them.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QuicPacketCounts {
+    pub initial: u64,
+    pub handshake: u64,
+    pub one_rtt: u64,
+    /// Packets that carried STREAM frames (decrypted application data).
+    pub with_stream_data: u64,
+    /// Packets left encrypted: no key for their level, or the tag did not verify.
+    pub undecrypted: u64,
+}
+
+/// The server certificate of a QUIC connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateRecord {
+    pub subject: String,
+    pub issuer: String,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// SHA-1 thumbprint, uppercase hex, as Windows shows it.
+    pub sha1_thumbprint: String,
+    pub self_signed: bool,
 }
 
 /// Malformed input, lost data or a limit that was hit.

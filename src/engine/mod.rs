@@ -6,6 +6,7 @@ mod auth;
 mod crypto;
 mod findings;
 mod protect;
+mod quic;
 mod smb1;
 mod smb2;
 pub mod state;
@@ -19,6 +20,7 @@ use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId, 
 use crate::flow::{
     self, Anomaly, CloseReason, Direction, FlowKey, Limits, SmbPorts, StreamHandler, TcpTable,
 };
+use crate::quic::keylog::KeyLog;
 use crate::rules::{self, Mandates, RuleId};
 use state::{ConnState, Family};
 
@@ -38,6 +40,10 @@ pub struct Config {
     pub max_queued_records: usize,
     /// Session keys and credentials (`--keys`, `--credentials`).
     pub keys: Arc<KeyStore>,
+    /// UDP ports carrying SMB over QUIC (443 by default, plus `--quic-port`).
+    pub quic_ports: Vec<u16>,
+    /// TLS secrets for QUIC (`--keylog`, and Decryption Secrets Blocks of pcapng input).
+    pub keylog: Arc<KeyLog>,
 }
 
 impl Default for Config {
@@ -51,6 +57,8 @@ impl Default for Config {
             max_pending: 1024,
             max_queued_records: 100_000,
             keys: Arc::new(KeyStore::default()),
+            quic_ports: vec![443],
+            keylog: Arc::new(KeyLog::default()),
         }
     }
 }
@@ -174,6 +182,10 @@ pub struct SmbHandler {
     counters: Counters,
     scratch: Scratch,
     tap: Option<Box<dyn MessageTap>>,
+    /// Servers seen with SMB on TCP/445, and with SMB over QUIC, for `tcp445.exposed`.
+    tcp445_servers: Vec<std::net::IpAddr>,
+    quic_servers: Vec<std::net::IpAddr>,
+    exposed_fired: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for SmbHandler {
@@ -186,6 +198,94 @@ impl std::fmt::Debug for SmbHandler {
 }
 
 impl SmbHandler {
+    /// Queues a record.
+    pub(crate) fn push(&mut self, r: Record) {
+        self.out.push_back(r);
+    }
+
+    pub(crate) fn max_message(&self) -> usize {
+        self.config.limits.max_message
+    }
+
+    /// An anomaly outside any SMB connection state.
+    pub(crate) fn flow_anomaly(
+        &mut self,
+        key: &FlowKey,
+        kind: crate::flow::AnomalyKind,
+        detail: &'static str,
+        ts: Timestamp,
+    ) {
+        let mut em = self.emitter();
+        em.anomaly(key, kind.as_str(), detail.to_owned(), 0, ts);
+    }
+
+    /// A connection-level finding about a transport (QUIC) rather than an SMB state.
+    pub(crate) fn plain_finding(
+        &mut self,
+        rule: RuleId,
+        key: &FlowKey,
+        server_name: Option<String>,
+        summary: String,
+        ts: Timestamp,
+    ) {
+        let meta = rule.rule();
+        let (severity, mandate) =
+            rules::severity(rule, self.config.mandates, rules::Context::default());
+        *self.counters.findings.entry(severity.as_str()).or_default() += 1;
+        self.out.push_back(Record::Finding(Finding {
+            rule: meta.name,
+            severity,
+            event_id: meta.event_id,
+            client: key.client,
+            server: key.server,
+            session_id: None,
+            user: None,
+            server_name,
+            side: meta.side,
+            summary,
+            fix: meta.fix,
+            mandate,
+            ts: ts.as_secs_f64(),
+        }));
+    }
+
+    /// A server answered SMB over QUIC: `tcp445.exposed` if it also serves TCP/445.
+    pub(crate) fn note_quic_server(
+        &mut self,
+        ip: std::net::IpAddr,
+        key: &FlowKey,
+        name: Option<String>,
+        ts: Timestamp,
+    ) {
+        if !self.quic_servers.contains(&ip) && self.quic_servers.len() < 65_536 {
+            self.quic_servers.push(ip);
+        }
+        self.check_exposed(ip, key, name, ts);
+    }
+
+    fn check_exposed(
+        &mut self,
+        ip: std::net::IpAddr,
+        key: &FlowKey,
+        name: Option<String>,
+        ts: Timestamp,
+    ) {
+        if self.exposed_fired.contains(&ip)
+            || !self.quic_servers.contains(&ip)
+            || !self.tcp445_servers.contains(&ip)
+        {
+            return;
+        }
+        self.exposed_fired.push(ip);
+        self.plain_finding(
+            RuleId::Tcp445Exposed,
+            key,
+            name,
+            format!("{ip} serves SMB over QUIC and also SMB on TCP/445"),
+            ts,
+        );
+    }
+
     fn emitter(&mut self) -> Emitter<'_> {
         Emitter {
             config: &self.config,
@@ -203,6 +303,13 @@ impl StreamHandler for SmbHandler {
 
     fn open(&mut self, key: &FlowKey, ts: Timestamp, midstream: bool) -> Self::Conn {
         self.counters.connections += 1;
+        if key.server.port() == 445 {
+            let ip = key.server.ip();
+            if !self.tcp445_servers.contains(&ip) && self.tcp445_servers.len() < 65_536 {
+                self.tcp445_servers.push(ip);
+            }
+            self.check_exposed(ip, key, None, ts);
+        }
         Box::new(ConnState::new(*key, ts, midstream))
     }
 
@@ -327,7 +434,7 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
     let cmode = conn.client_sec_mode.unwrap_or(0);
     let smode = conn.server_sec_mode.unwrap_or(0);
     ConnectionRecord {
-        transport: "tcp",
+        transport: conn.transport,
         client: conn.key.client,
         server: conn.key.server,
         dialect: conn.dialect_name(),
@@ -376,6 +483,8 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
 /// The engine: frames in, records out.
 pub struct Engine {
     table: TcpTable<SmbHandler>,
+    quic: quic::QuicTable,
+    next_quic_expiry: Timestamp,
     frames: u64,
     bytes: u64,
     undecodable: u64,
@@ -398,15 +507,26 @@ impl Engine {
     pub fn new(config: Config) -> Engine {
         let limits = config.limits.clone();
         let ports = config.ports.clone();
+        let quic = quic::QuicTable::new(
+            config.quic_ports.clone(),
+            Arc::clone(&config.keylog),
+            limits.max_flows,
+            limits.idle_timeout_secs,
+        );
         let handler = SmbHandler {
             config,
             out: VecDeque::new(),
             counters: Counters::default(),
             scratch: Scratch::default(),
             tap: None,
+            tcp445_servers: Vec::new(),
+            quic_servers: Vec::new(),
+            exposed_fired: Vec::new(),
         };
         Engine {
             table: TcpTable::new(handler, limits, ports),
+            quic,
+            next_quic_expiry: Timestamp::default(),
             frames: 0,
             bytes: 0,
             undecodable: 0,
@@ -422,8 +542,25 @@ impl Engine {
             self.last_ts = frame.ts;
         }
         match flow::decode(frame.linktype, frame.data) {
-            Ok(pkt) => self.table.handle_packet(frame.ts, &pkt),
+            Ok(pkt) => match &pkt.transport {
+                flow::Transport::Udp {
+                    src_port,
+                    dst_port,
+                    payload,
+                } => {
+                    let src = std::net::SocketAddr::new(pkt.src, *src_port);
+                    let dst = std::net::SocketAddr::new(pkt.dst, *dst_port);
+                    let h = self.table.handler_mut();
+                    self.quic.handle_udp(h, frame.ts, src, dst, payload);
+                }
+                _ => self.table.handle_packet(frame.ts, &pkt),
+            },
             Err(_) => self.undecodable += 1,
+        }
+        if frame.ts >= self.next_quic_expiry {
+            let h = self.table.handler_mut();
+            self.quic.expire(h, frame.ts);
+            self.next_quic_expiry = frame.ts.saturating_add(std::time::Duration::from_secs(1));
         }
     }
 
@@ -437,6 +574,8 @@ impl Engine {
     pub fn finish(&mut self) {
         let ts = self.last_ts;
         self.table.finish(ts);
+        let h = self.table.handler_mut();
+        self.quic.finish(h, ts);
     }
 
     /// Totals so far.

@@ -362,6 +362,8 @@ pub enum Pending {
 #[derive(Debug)]
 pub struct ConnState {
     pub key: FlowKey,
+    /// `"tcp"`, or `"quic"` for SMB inside a QUIC stream.
+    pub transport: &'static str,
     pub midstream: bool,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
@@ -418,6 +420,7 @@ impl ConnState {
     pub fn new(key: FlowKey, ts: Timestamp, midstream: bool) -> ConnState {
         ConnState {
             key,
+            transport: "tcp",
             midstream,
             first_seen: ts,
             last_seen: ts,

@@ -11,7 +11,7 @@
 //! Everything is driven by capture time; nothing here reads a clock. Memory is bounded by
 //! [`Limits`]; hitting a limit is reported as an [`Anomaly`].
 
-mod framing;
+pub(crate) mod framing;
 mod limits;
 mod link;
 mod table;

@@ -7,13 +7,15 @@ use std::net::SocketAddr;
 
 use super::Sink;
 use crate::event::{
-    AnomalyRecord, ConnectionRecord, Finding, Record, SessionRecord, Severity, Summary,
+    AnomalyRecord, ConnectionRecord, EventRecord, Finding, Record, SessionRecord, Severity, Summary,
 };
 
 /// Names and files listed per session before "and N more".
 const LIST_MAX: usize = 8;
 /// Anomaly lines kept for the report (all are counted in the summary).
 const ANOMALIES_MAX: usize = 50;
+/// QUIC events kept for the report.
+const EVENTS_MAX: usize = 1000;
 
 /// Collects records, then prints the report at [`Sink::finish`].
 pub struct TextSink<W: Write> {
@@ -22,6 +24,7 @@ pub struct TextSink<W: Write> {
     sessions: Vec<SessionRecord>,
     findings: Vec<Finding>,
     anomalies: Vec<AnomalyRecord>,
+    events: Vec<EventRecord>,
 }
 
 impl<W: Write> TextSink<W> {
@@ -32,6 +35,7 @@ impl<W: Write> TextSink<W> {
             sessions: Vec::new(),
             findings: Vec::new(),
             anomalies: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -89,6 +93,54 @@ impl<W: Write> TextSink<W> {
             writeln!(self.out)?;
         }
         Ok(())
+    }
+
+    fn events(&mut self) -> io::Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "QUIC connections and SMB over QUIC events:")?;
+        for e in &self.events {
+            let name = e.server_name.as_deref().unwrap_or("(no SNI)");
+            writeln!(
+                self.out,
+                "  [{}] {} {} -> {} ({name}) QUIC v{} ALPN {} {}",
+                e.event_id.map_or("quic".to_owned(), |i| i.to_string()),
+                e.message.trim_end_matches('.'),
+                e.client_address,
+                e.server_address,
+                e.quic_version,
+                e.alpn_selected.clone().unwrap_or_else(|| e.alpn.join(",")),
+                e.tls_cipher.as_deref().unwrap_or(""),
+            )?;
+            if e.client_addresses.len() > 1 {
+                writeln!(
+                    self.out,
+                    "      client moved: {}",
+                    e.client_addresses.join(" -> ")
+                )?;
+            }
+            if let Some(c) = &e.certificate {
+                writeln!(
+                    self.out,
+                    "      certificate: {} (SAN {}{}), issuer {}, valid until {}, SHA-1 {}",
+                    c.subject,
+                    c.dns_names.join(","),
+                    if c.ip_addresses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" IP {}", c.ip_addresses.join(","))
+                    },
+                    c.issuer,
+                    c.not_after,
+                    c.sha1_thumbprint
+                )?;
+            }
+            if let Some(r) = &e.reason {
+                writeln!(self.out, "      {r}")?;
+            }
+        }
+        writeln!(self.out)
     }
 
     fn findings(&mut self) -> io::Result<()> {
@@ -186,6 +238,11 @@ impl<W: Write> Sink for TextSink<W> {
             Record::Connection(c) => self.conns.push(c.clone()),
             Record::Session(s) => self.sessions.push(s.clone()),
             Record::Finding(f) => self.findings.push(f.clone()),
+            // SMB over QUIC shows as its events; other QUIC connections as their summary.
+            Record::Event(e) if self.events.len() < EVENTS_MAX => self.events.push(e.clone()),
+            Record::Quic(e) if !e.smb && self.events.len() < EVENTS_MAX => {
+                self.events.push(e.clone())
+            }
             Record::Anomaly(a) if self.anomalies.len() < ANOMALIES_MAX => {
                 self.anomalies.push(a.clone())
             }
@@ -196,6 +253,7 @@ impl<W: Write> Sink for TextSink<W> {
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.servers()?;
+        self.events()?;
         self.findings()?;
         self.anomalies()?;
         let sev: Vec<String> = [

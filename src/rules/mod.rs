@@ -28,6 +28,11 @@ pub enum RuleId {
     SignatureMissing,
     DecryptFailed,
     UnencryptedWhenRequired,
+    QuicCertIpSan,
+    QuicCertExpiring,
+    QuicCertExpired,
+    Tcp445Exposed,
+    QuicNonDefaultPort,
 }
 
 /// What a rule means. One entry per [`RuleId`].
@@ -281,6 +286,61 @@ pub static RULES: &[Rule] = &[
               Set-SmbClientConfiguration -RequireEncryption $true; investigate the peer that \
               sent it",
         per_session: true,
+    },
+    Rule {
+        id: RuleId::QuicCertIpSan,
+        name: "quic.cert_ip_san",
+        side: None,
+        severity: Severity::Medium,
+        event_id: None,
+        title: "SMB over QUIC certificate names an IP address",
+        fix: "Issue the SMB over QUIC certificate for the server's DNS name (Subject Alternative \
+              Name), map it with New-SmbServerCertificateMapping, and have clients connect by \
+              that name",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::QuicCertExpiring,
+        name: "quic.cert_expiring",
+        side: None,
+        severity: Severity::Low,
+        event_id: None,
+        title: "SMB over QUIC certificate expires within 30 days",
+        fix: "Renew the certificate and update the mapping (Set-SmbServerCertificateMapping) \
+              before it expires; auto-enrollment avoids outages",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::QuicCertExpired,
+        name: "quic.cert_expired",
+        side: None,
+        severity: Severity::High,
+        event_id: None,
+        title: "SMB over QUIC certificate has expired",
+        fix: "Renew the certificate and update the mapping (Set-SmbServerCertificateMapping)",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::Tcp445Exposed,
+        name: "tcp445.exposed",
+        side: None,
+        severity: Severity::Medium,
+        event_id: None,
+        title: "An SMB over QUIC server also serves SMB on TCP/445",
+        fix: "On an SMB over QUIC edge server, block TCP/445 inbound at the firewall (the \
+              Microsoft SMB over QUIC guide: do not allow TCP/445 inbound)",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::QuicNonDefaultPort,
+        name: "quic.non_default_port",
+        side: None,
+        severity: Severity::Info,
+        event_id: None,
+        title: "SMB over QUIC on a port other than UDP/443",
+        fix: "Alternative ports need a client mapping (New-SmbClientConnectionMapping / \
+              Set-SmbClientConfiguration) and a firewall rule; check that this one is intended",
+        per_session: false,
     },
 ];
 

@@ -1,0 +1,843 @@
+//! SMB over QUIC: QUIC connections tracked by connection ID (so a client that changes address
+//! stays one connection), the Initial packets decrypted to read the ClientHello (SNI, ALPN),
+//! Handshake and 1-RTT packets decrypted with a TLS key log (server certificate, chosen ALPN,
+//! the SMB byte stream), the stream fed to the same SMB decoder as TCP, and Windows-like
+//! connectivity events (30832 established, 30803 failed, 30804 disconnected).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::SmbHandler;
+use super::state::ConnState;
+use crate::capture::Timestamp;
+use crate::event::{CertificateRecord, EventRecord, QuicPacketCounts, Record};
+use crate::flow::framing::{Events, Framer};
+use crate::flow::{AnomalyKind, Direction, FlowKey, StreamHandler};
+use crate::quic::cert::CertInfo;
+use crate::quic::crypto_stream::StreamBuf;
+use crate::quic::frame::{self, Frame};
+use crate::quic::keylog::{KeyLog, Label};
+use crate::quic::packet::{self, Packet, PacketType};
+use crate::quic::protect::{Keys, Suite};
+use crate::quic::tls::{self, ClientHello, EncryptedExtensions, ServerHello, msg_type};
+use crate::rules::RuleId;
+
+/// Windows' texts for the events smbscope imitates (SPECS.md §1).
+const MSG_30832: &str = "The SMB connection was successfully established.";
+const MSG_30803: &str = "Failed to establish a network connection.";
+const MSG_30804: &str = "A network connection was disconnected.";
+/// The description of a `"quic"` connection record.
+const MSG_QUIC: &str = "QUIC connection";
+
+/// CRYPTO bytes buffered per level and direction (a certificate chain fits easily).
+const MAX_CRYPTO: usize = 256 * 1024;
+/// Stream bytes buffered out of order per direction.
+const MAX_STREAM: usize = 4 * 1024 * 1024;
+/// Connection IDs remembered per connection (NEW_CONNECTION_ID can add many).
+const MAX_CIDS: usize = 64;
+/// Certificates that expire within this many seconds of the capture time are flagged.
+const EXPIRY_WARNING_SECS: i64 = 30 * 24 * 3600;
+
+/// Packet-number spaces / encryption levels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Initial = 0,
+    Handshake = 1,
+    App = 2,
+}
+
+/// Keys of one level, per direction ([client→server, server→client]).
+#[derive(Default)]
+struct LevelKeys {
+    keys: [Option<Keys>; 2],
+    /// 1-RTT: the key phase the keys in `keys` are for, and the keys of the next phase.
+    phase: [bool; 2],
+    next: [Option<Keys>; 2],
+}
+
+/// One QUIC connection.
+struct QuicConn {
+    id: u64,
+    version: u32,
+    orig_dcid: Vec<u8>,
+    server: SocketAddr,
+    /// Client addresses in order of first use.
+    paths: Vec<SocketAddr>,
+    cids: Vec<Vec<u8>>,
+    levels: [LevelKeys; 3],
+    crypto: [[StreamBuf; 2]; 3],
+    largest_pn: [[Option<u64>; 2]; 3],
+    client_hello: Option<ClientHello>,
+    server_hello: Option<ServerHello>,
+    extensions: Option<EncryptedExtensions>,
+    cert: Option<CertInfo>,
+    saw_short: [bool; 2],
+    handshake_done: bool,
+    established: bool,
+    failed: Option<String>,
+    closed: Option<String>,
+    /// The SMB byte stream (client-initiated bidirectional stream 0), per direction.
+    stream: [StreamBuf; 2],
+    framer: [Framer; 2],
+    smb: Option<Box<ConnState>>,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    counts: QuicPacketCounts,
+    /// Length of the connection IDs each side chose (its long-header SCIDs), which short
+    /// headers sent to it carry: [server's, client's]. Zero-length IDs are common.
+    cid_len: [Option<usize>; 2],
+}
+
+impl QuicConn {
+    fn client(&self) -> SocketAddr {
+        // `paths` always holds the first client address.
+        *self.paths.last().unwrap_or(&self.server)
+    }
+
+    fn is_smb(&self) -> bool {
+        let offered = self
+            .client_hello
+            .as_ref()
+            .is_some_and(|ch| ch.alpn.iter().any(|a| a == "smb"));
+        let chosen = self
+            .extensions
+            .as_ref()
+            .and_then(|e| e.alpn.as_deref())
+            .map(|a| a == "smb");
+        chosen.unwrap_or(offered)
+    }
+}
+
+/// All QUIC connections of a run.
+pub struct QuicTable {
+    conns: HashMap<u64, QuicConn>,
+    by_cid: HashMap<Vec<u8>, u64>,
+    /// (client, server) address pairs of every path: finds packets whose DCID is empty, and
+    /// the DCID length of short headers.
+    by_path: HashMap<(SocketAddr, SocketAddr), u64>,
+    /// Distinct lengths of the connection IDs in use, to find a short header's DCID.
+    cid_lens: Vec<usize>,
+    next_id: u64,
+    ports: Vec<u16>,
+    keylog: Arc<KeyLog>,
+    max_conns: usize,
+    idle_secs: u64,
+    plain: Vec<u8>,
+    /// Server IPs seen speaking SMB over QUIC.
+    pub smb_servers: Vec<std::net::IpAddr>,
+}
+
+impl QuicTable {
+    pub fn new(ports: Vec<u16>, keylog: Arc<KeyLog>, max_conns: usize, idle_secs: u64) -> Self {
+        QuicTable {
+            conns: HashMap::new(),
+            by_cid: HashMap::new(),
+            by_path: HashMap::new(),
+            cid_lens: Vec::new(),
+            next_id: 0,
+            ports,
+            keylog,
+            max_conns,
+            idle_secs,
+            plain: Vec::new(),
+            smb_servers: Vec::new(),
+        }
+    }
+
+    /// One UDP datagram. Ignored unless one side uses a QUIC port.
+    pub fn handle_udp(
+        &mut self,
+        h: &mut SmbHandler,
+        ts: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+    ) {
+        let dir = if self.ports.contains(&dst.port()) {
+            Direction::ToServer
+        } else if self.ports.contains(&src.port()) {
+            Direction::ToClient
+        } else {
+            return;
+        };
+        if !packet::looks_like_quic(payload) {
+            return;
+        }
+        let path = match dir {
+            Direction::ToServer => (src, dst),
+            Direction::ToClient => (dst, src),
+        };
+        let short_len = self.short_dcid_len(payload, path, dir);
+        for item in packet::split_datagram(payload, short_len) {
+            let Ok(pkt) = item else {
+                break;
+            };
+            self.packet(h, ts, src, dst, dir, &pkt);
+        }
+    }
+
+    /// The DCID length of a short-header packet: the receiving side's connection ID length on
+    /// a known path, else one of the lengths in use that names a known connection (a client
+    /// that moved to a new address).
+    fn short_dcid_len(
+        &self,
+        payload: &[u8],
+        path: (SocketAddr, SocketAddr),
+        dir: Direction,
+    ) -> Option<usize> {
+        // Also for a datagram that starts with a long header: a short-header packet may be
+        // coalesced after it.
+        let short_first = payload.first().is_some_and(|b| b & 0x80 == 0);
+        let by_path = self
+            .by_path
+            .get(&path)
+            .and_then(|id| self.conns.get(id))
+            .and_then(|c| c.cid_len[dir_index(dir)]);
+        by_path.or_else(|| {
+            if !short_first {
+                return None;
+            }
+            self.cid_lens.iter().copied().find(|&l| {
+                payload
+                    .get(1..1 + l)
+                    .is_some_and(|c| self.by_cid.contains_key(c))
+            })
+        })
+    }
+
+    fn register_cid(&mut self, id: u64, cid: &[u8]) {
+        if cid.is_empty() || self.by_cid.contains_key(cid) {
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.cids.len() >= MAX_CIDS {
+            return;
+        }
+        c.cids.push(cid.to_vec());
+        self.by_cid.insert(cid.to_vec(), id);
+        if !self.cid_lens.contains(&cid.len()) {
+            self.cid_lens.push(cid.len());
+        }
+    }
+
+    fn packet(
+        &mut self,
+        h: &mut SmbHandler,
+        ts: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        dir: Direction,
+        pkt: &Packet<'_>,
+    ) {
+        let path = match dir {
+            Direction::ToServer => (src, dst),
+            Direction::ToClient => (dst, src),
+        };
+        let found = if pkt.dcid.is_empty() {
+            self.by_path.get(&path).copied()
+        } else {
+            self.by_cid.get(pkt.dcid).copied()
+        };
+        let id = match found {
+            Some(id) => id,
+            None if pkt.ty == PacketType::Initial && dir == Direction::ToServer => {
+                match self.open(h, ts, src, dst, pkt) {
+                    Some(id) => id,
+                    None => return,
+                }
+            }
+            None => return,
+        };
+        let keylog = Arc::clone(&self.keylog);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.last_seen = ts;
+        // Paths: a client packet from a new address is a migration (or NAT rebinding).
+        let client = path.0;
+        if !c.paths.contains(&client) {
+            c.paths.push(client);
+        }
+        if pkt.is_long() && dir == Direction::ToClient && c.cid_len[0].is_none() {
+            c.cid_len[0] = Some(pkt.scid.len());
+        }
+        if self.by_path.len() < self.max_conns.saturating_mul(4) {
+            self.by_path.entry(path).or_insert(id);
+        }
+        let mut new_cids: Vec<Vec<u8>> = Vec::new();
+        if !pkt.scid.is_empty() {
+            new_cids.push(pkt.scid.to_vec());
+        }
+        match pkt.ty {
+            PacketType::Retry => {
+                // The client's next Initial goes to the Retry's SCID and its keys derive from it.
+                let keys_c = Keys::initial(c.version, pkt.scid, true);
+                let keys_s = Keys::initial(c.version, pkt.scid, false);
+                c.levels[0].keys = [Some(keys_c), Some(keys_s)];
+            }
+            PacketType::VersionNegotiation | PacketType::ZeroRtt => {}
+            PacketType::Initial | PacketType::Handshake | PacketType::OneRtt => {
+                let level = match pkt.ty {
+                    PacketType::Initial => Level::Initial,
+                    PacketType::Handshake => Level::Handshake,
+                    _ => Level::App,
+                };
+                if level == Level::App {
+                    c.saw_short[dir_index(dir)] = true;
+                }
+                let mut plain = std::mem::take(&mut self.plain);
+                if open(c, &keylog, level, dir, pkt, &mut plain) {
+                    match level {
+                        Level::Initial => c.counts.initial += 1,
+                        Level::Handshake => c.counts.handshake += 1,
+                        Level::App => c.counts.one_rtt += 1,
+                    }
+                    frames(h, c, level, dir, ts, &plain, &mut new_cids);
+                } else {
+                    c.counts.undecrypted += 1;
+                }
+                self.plain = plain;
+            }
+        }
+        let established_now = !c.established
+            && c.failed.is_none()
+            && (c.handshake_done || (c.saw_short[0] && c.saw_short[1]));
+        if established_now {
+            c.established = true;
+            if c.is_smb() {
+                let ev = event(c, Some(30832), MSG_30832, None, ts);
+                h.push(Record::Event(ev));
+            }
+            self.on_established(h, id, ts);
+        }
+        for cid in new_cids {
+            self.register_cid(id, &cid);
+        }
+    }
+
+    fn open(
+        &mut self,
+        h: &mut SmbHandler,
+        ts: Timestamp,
+        client: SocketAddr,
+        server: SocketAddr,
+        pkt: &Packet<'_>,
+    ) -> Option<u64> {
+        if self.conns.len() >= self.max_conns {
+            let key = FlowKey { client, server };
+            h.flow_anomaly(
+                &key,
+                AnomalyKind::FlowTableFull,
+                "QUIC connection table full",
+                ts,
+            );
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut levels: [LevelKeys; 3] = Default::default();
+        levels[0].keys = [
+            Some(Keys::initial(pkt.version, pkt.dcid, true)),
+            Some(Keys::initial(pkt.version, pkt.dcid, false)),
+        ];
+        let bufs = || [StreamBuf::new(MAX_CRYPTO), StreamBuf::new(MAX_CRYPTO)];
+        self.conns.insert(
+            id,
+            QuicConn {
+                id,
+                version: pkt.version,
+                orig_dcid: pkt.dcid.to_vec(),
+                server,
+                paths: vec![client],
+                cids: Vec::new(),
+                levels,
+                crypto: [bufs(), bufs(), bufs()],
+                largest_pn: [[None; 2]; 3],
+                client_hello: None,
+                server_hello: None,
+                extensions: None,
+                cert: None,
+                saw_short: [false; 2],
+                handshake_done: false,
+                established: false,
+                failed: None,
+                closed: None,
+                stream: [StreamBuf::new(MAX_STREAM), StreamBuf::new(MAX_STREAM)],
+                framer: [Framer::default(), Framer::default()],
+                smb: None,
+                first_seen: ts,
+                last_seen: ts,
+                counts: QuicPacketCounts::default(),
+                cid_len: [None, Some(pkt.scid.len())],
+            },
+        );
+        self.register_cid(id, pkt.dcid);
+        Some(id)
+    }
+
+    /// After the handshake: QUIC-level findings (certificate, port, TCP/445 exposure).
+    fn on_established(&mut self, h: &mut SmbHandler, id: u64, ts: Timestamp) {
+        let Some(c) = self.conns.get(&id) else {
+            return;
+        };
+        if !c.is_smb() {
+            return;
+        }
+        let key = FlowKey {
+            client: c.client(),
+            server: c.server,
+        };
+        let name = c.client_hello.as_ref().and_then(|ch| ch.sni.clone());
+        let mut findings: Vec<(RuleId, String)> = Vec::new();
+        if c.server.port() != 443 {
+            findings.push((
+                RuleId::QuicNonDefaultPort,
+                format!("SMB over QUIC on UDP port {}", c.server.port()),
+            ));
+        }
+        if let Some(cert) = &c.cert {
+            let now = (ts.0 / 1_000_000_000) as i64;
+            if cert.names_ip() {
+                let ips: Vec<String> = cert.ip_addresses.iter().map(|i| i.to_string()).collect();
+                findings.push((
+                    RuleId::QuicCertIpSan,
+                    format!(
+                        "The server certificate ({}) names an IP address ({})",
+                        cert.subject,
+                        ips.join(", ")
+                    ),
+                ));
+            }
+            if cert.expired_at(now) {
+                findings.push((
+                    RuleId::QuicCertExpired,
+                    format!(
+                        "The server certificate ({}) expired before the capture",
+                        cert.subject
+                    ),
+                ));
+            } else if cert.expires_within(now, EXPIRY_WARNING_SECS) {
+                findings.push((
+                    RuleId::QuicCertExpiring,
+                    format!(
+                        "The server certificate ({}) expires within 30 days",
+                        cert.subject
+                    ),
+                ));
+            }
+        }
+        let ip = c.server.ip();
+        for (rule, summary) in findings {
+            h.plain_finding(rule, &key, name.clone(), summary, ts);
+        }
+        if !self.smb_servers.contains(&ip) {
+            self.smb_servers.push(ip);
+        }
+        h.note_quic_server(ip, &key, name, ts);
+    }
+
+    /// Closes connections idle for the idle timeout, as of `now`.
+    pub fn expire(&mut self, h: &mut SmbHandler, now: Timestamp) {
+        let idle = self.idle_secs.saturating_mul(1_000_000_000);
+        let due: Vec<u64> = self
+            .conns
+            .values()
+            .filter(|c| now.0.saturating_sub(c.last_seen.0) > idle)
+            .map(|c| c.id)
+            .collect();
+        for id in due {
+            self.close(h, id, now, "idle timeout");
+        }
+    }
+
+    /// End of input: closes every connection.
+    pub fn finish(&mut self, h: &mut SmbHandler, ts: Timestamp) {
+        let mut ids: Vec<u64> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.close(h, id, ts, "end of capture");
+        }
+    }
+
+    fn close(&mut self, h: &mut SmbHandler, id: u64, ts: Timestamp, why: &str) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        for cid in &c.cids {
+            self.by_cid.remove(cid);
+        }
+        self.by_path.retain(|_, v| *v != id);
+        let at = c.last_seen.max(c.first_seen);
+        let (id, msg, reason) = if c.established {
+            let reason = c.closed.clone().unwrap_or_else(|| why.to_owned());
+            (30804, MSG_30804, reason)
+        } else {
+            let reason = c
+                .failed
+                .clone()
+                .unwrap_or_else(|| format!("the handshake did not complete ({why})"));
+            (30803, MSG_30803, reason)
+        };
+        if c.is_smb() {
+            h.push(Record::Event(event(
+                &c,
+                Some(id),
+                msg,
+                Some(reason.clone()),
+                at,
+            )));
+        }
+        h.push(Record::Quic(event(&c, None, MSG_QUIC, Some(reason), at)));
+        if let Some(smb) = c.smb.take() {
+            let key = smb.key;
+            h.close(smb, &key, ts, crate::flow::CloseReason::EndOfInput);
+        }
+    }
+}
+
+fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// Removes protection from `pkt`; installs handshake/1-RTT keys from the key log on demand.
+fn open(
+    c: &mut QuicConn,
+    keylog: &KeyLog,
+    level: Level,
+    dir: Direction,
+    pkt: &Packet<'_>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let d = dir_index(dir);
+    let l = level as usize;
+    if c.levels[l].keys[d].is_none() && level != Level::Initial {
+        install_keys(c, keylog, level);
+    }
+    let largest = c.largest_pn[l][d];
+    let lk = &mut c.levels[l];
+    let Some(keys) = lk.keys[d].as_ref() else {
+        return false;
+    };
+    // 1-RTT key update (RFC 9001 §6): a flipped key phase uses the next generation. The phase
+    // bit is under header protection, which is the same in every phase.
+    let phase = level == Level::App && keys.first_byte(pkt).is_ok_and(|b| b & 0x04 != 0);
+    let opened = if level == Level::App && phase != lk.phase[d] {
+        let next = lk.next[d].get_or_insert_with(|| keys.next_phase());
+        match next.open(pkt, largest, out) {
+            Ok(o) => {
+                let n = lk.next[d].take();
+                lk.keys[d] = n;
+                lk.phase[d] = phase;
+                Ok(o)
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        keys.open(pkt, largest, out)
+    };
+    match opened {
+        Ok(o) => {
+            c.largest_pn[l][d] = Some(largest.map_or(o.pn, |p| p.max(o.pn)));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Handshake or 1-RTT keys from the key log, by the ClientHello's random.
+fn install_keys(c: &mut QuicConn, keylog: &KeyLog, level: Level) {
+    let Some(random) = c.client_hello.as_ref().map(|ch| ch.random) else {
+        return;
+    };
+    let suite = c
+        .server_hello
+        .as_ref()
+        .and_then(|sh| Suite::from_codepoint(sh.cipher_suite))
+        .unwrap_or(Suite::Aes128Gcm);
+    let (cl, sl) = match level {
+        Level::Handshake => (Label::ClientHandshake, Label::ServerHandshake),
+        Level::App => (Label::ClientTraffic0, Label::ServerTraffic0),
+        Level::Initial => return,
+    };
+    let version = c.version;
+    let keys = [cl, sl].map(|label| {
+        keylog
+            .get(&random, label)
+            .and_then(|secret| Keys::from_secret(version, suite, secret))
+    });
+    let lk = &mut c.levels[level as usize];
+    for (i, k) in keys.into_iter().enumerate() {
+        if lk.keys[i].is_none() {
+            lk.keys[i] = k;
+        }
+    }
+}
+
+/// The frames of one decrypted packet.
+fn frames(
+    h: &mut SmbHandler,
+    c: &mut QuicConn,
+    level: Level,
+    dir: Direction,
+    ts: Timestamp,
+    plain: &[u8],
+    new_cids: &mut Vec<Vec<u8>>,
+) {
+    let d = dir_index(dir);
+    let mut stream_seen = false;
+    for f in frame::frames(plain) {
+        let Ok(f) = f else {
+            break;
+        };
+        if matches!(f, Frame::Stream { .. }) {
+            stream_seen = true;
+        }
+        match f {
+            Frame::Crypto { offset, data } => {
+                let buf = &mut c.crypto[level as usize][d];
+                if buf.insert(offset, data).is_ok() {
+                    handshake(c, level, dir);
+                }
+            }
+            // SMB over QUIC uses the first client-initiated bidirectional stream (SPECS §2);
+            // other protocols' streams are only counted.
+            Frame::Stream {
+                id: 0,
+                offset,
+                data,
+                fin: _,
+            } if c.is_smb() && c.stream[d].insert(offset, data).is_ok() => {
+                smb_stream(h, c, dir, ts);
+            }
+            Frame::ConnectionClose {
+                error_code,
+                reason,
+                application,
+                ..
+            } => {
+                let who = if dir == Direction::ToServer {
+                    "client"
+                } else {
+                    "server"
+                };
+                let text = String::from_utf8_lossy(reason).into_owned();
+                let alert = (!application && (0x100..0x200).contains(&error_code))
+                    .then(|| (error_code - 0x100) as u8);
+                let desc = match alert {
+                    Some(a) => format!(
+                        "the {who} closed the connection with TLS alert {} ({a})",
+                        tls::alert_description(a)
+                    ),
+                    None => format!(
+                        "the {who} closed the connection (error {error_code:#x}{})",
+                        if text.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {text}")
+                        }
+                    ),
+                };
+                if c.established {
+                    c.closed.get_or_insert(desc);
+                } else {
+                    c.failed.get_or_insert(desc);
+                }
+            }
+            Frame::HandshakeDone => c.handshake_done = true,
+            Frame::NewConnectionId { cid, .. } => new_cids.push(cid.to_vec()),
+            _ => {}
+        }
+    }
+    if stream_seen {
+        c.counts.with_stream_data += 1;
+    }
+}
+
+/// Parses the TLS handshake messages now contiguous at `level`.
+fn handshake(c: &mut QuicConn, level: Level, dir: Direction) {
+    let d = dir_index(dir);
+    let buf = &mut c.crypto[level as usize][d];
+    let (msgs, used) = tls::handshake_messages(buf.readable());
+    for (ty, body) in msgs {
+        match ty {
+            msg_type::CLIENT_HELLO => {
+                if let Ok(ch) = ClientHello::parse(body) {
+                    c.client_hello.get_or_insert(ch);
+                }
+            }
+            msg_type::SERVER_HELLO => {
+                if let Ok(sh) = ServerHello::parse(body) {
+                    c.server_hello.get_or_insert(sh);
+                }
+            }
+            msg_type::ENCRYPTED_EXTENSIONS => {
+                if let Ok(ee) = EncryptedExtensions::parse(body) {
+                    c.extensions.get_or_insert(ee);
+                }
+            }
+            msg_type::CERTIFICATE => {
+                if let Some(info) = leaf_certificate(body) {
+                    c.cert.get_or_insert(info);
+                }
+            }
+            msg_type::COMPRESSED_CERTIFICATE => {
+                let inflated = tls::CompressedCertificate::parse(body)
+                    .ok()
+                    .and_then(|cc| inflate_certificate(&cc));
+                if let Some(info) = inflated.as_deref().and_then(leaf_certificate) {
+                    c.cert.get_or_insert(info);
+                }
+            }
+            _ => {}
+        }
+    }
+    buf.consume(used);
+}
+
+/// The leaf certificate of a Certificate message body.
+fn leaf_certificate(body: &[u8]) -> Option<CertInfo> {
+    let cm = tls::CertificateMsg::parse(body).ok()?;
+    CertInfo::parse(cm.certificates.first()?).ok()
+}
+
+/// Largest decompressed certificate message accepted (RFC 8879 caps it at 2^24; chains are far
+/// smaller).
+const MAX_CERT_MSG: u32 = 1 << 20;
+
+/// Decompresses an RFC 8879 CompressedCertificate (zlib 1, brotli 2) into a Certificate
+/// message body, bounded by the declared length.
+fn inflate_certificate(cc: &tls::CompressedCertificate<'_>) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if cc.uncompressed_length > MAX_CERT_MSG {
+        return None;
+    }
+    let limit = u64::from(cc.uncompressed_length);
+    let mut out = Vec::with_capacity(cc.uncompressed_length as usize);
+    let read = match cc.algorithm {
+        1 => flate2::read::ZlibDecoder::new(cc.compressed)
+            .take(limit)
+            .read_to_end(&mut out),
+        2 => brotli_decompressor::Decompressor::new(cc.compressed, 4096)
+            .take(limit)
+            .read_to_end(&mut out),
+        _ => return None,
+    };
+    (read.is_ok() && out.len() == cc.uncompressed_length as usize).then_some(out)
+}
+
+/// Stream bytes now contiguous: frame them into SMB messages for the SMB decoder.
+fn smb_stream(h: &mut SmbHandler, c: &mut QuicConn, dir: Direction, ts: Timestamp) {
+    let d = dir_index(dir);
+    let key = FlowKey {
+        client: c.paths[0],
+        server: c.server,
+    };
+    if c.smb.is_none() {
+        let mut conn = h.open(&key, ts, false);
+        conn.transport = "quic";
+        c.smb = Some(conn);
+    }
+    let Some(conn) = c.smb.as_mut() else {
+        return;
+    };
+    let data = c.stream[d].readable();
+    let n = data.len();
+    let mut ev = SmbEvents {
+        h,
+        conn,
+        key,
+        dir,
+        ts,
+    };
+    let cap = ev.h.max_message();
+    c.framer[d].feed(data, cap, &mut ev);
+    c.stream[d].consume(n);
+}
+
+/// Framing events delivered to the SMB handler.
+struct SmbEvents<'a> {
+    h: &'a mut SmbHandler,
+    conn: &'a mut Box<ConnState>,
+    key: FlowKey,
+    dir: Direction,
+    ts: Timestamp,
+}
+
+impl Events for SmbEvents<'_> {
+    fn message(&mut self, msg: &[u8], partial: bool) {
+        self.h
+            .message(self.conn, &self.key, self.dir, self.ts, msg, partial);
+    }
+
+    fn control(&mut self, kind: u8, body: &[u8]) {
+        self.h
+            .nbss_control(self.conn, &self.key, self.dir, self.ts, kind, body);
+    }
+
+    fn anomaly(&mut self, kind: AnomalyKind, detail: &'static str, bytes: u64) {
+        let a = crate::flow::Anomaly {
+            kind,
+            dir: Some(self.dir),
+            detail,
+            bytes,
+        };
+        self.h.anomaly(Some(self.conn), &self.key, self.ts, a);
+    }
+}
+
+/// A Windows-like connectivity event for `c`.
+fn event(
+    c: &QuicConn,
+    id: Option<u32>,
+    message: &'static str,
+    reason: Option<String>,
+    ts: Timestamp,
+) -> EventRecord {
+    let ch = c.client_hello.as_ref();
+    EventRecord {
+        event_id: id,
+        message,
+        transport: "QUIC",
+        server_name: ch.and_then(|ch| ch.sni.clone()),
+        server_address: c.server,
+        client_address: c.client(),
+        client_addresses: c.paths.iter().map(|p| p.to_string()).collect(),
+        connection_id: hex(&c.orig_dcid),
+        smb: c.is_smb(),
+        quic_version: match c.version {
+            packet::VERSION_1 => "1".to_owned(),
+            packet::VERSION_2 => "2".to_owned(),
+            v => format!("{v:#010x}"),
+        },
+        alpn: ch.map(|ch| ch.alpn.clone()).unwrap_or_default(),
+        alpn_selected: c.extensions.as_ref().and_then(|e| e.alpn.clone()),
+        tls_cipher: c
+            .server_hello
+            .as_ref()
+            .and_then(|sh| tls::cipher_suite_name(sh.cipher_suite))
+            .map(str::to_owned),
+        certificate: c.cert.as_ref().map(|cert| CertificateRecord {
+            subject: cert.subject.clone(),
+            issuer: cert.issuer.clone(),
+            dns_names: cert.dns_names.clone(),
+            ip_addresses: cert.ip_addresses.iter().map(|i| i.to_string()).collect(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            sha1_thumbprint: cert.sha1_thumbprint.clone(),
+            self_signed: cert.self_signed,
+        }),
+        packets: c.counts,
+        reason,
+        ts: ts.as_secs_f64(),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
