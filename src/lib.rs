@@ -9,10 +9,14 @@
 //!
 //! ```text
 //! capture/  frames in (pcap/pcapng files, gzip too) -> Frame { ts, linktype, data }
-//! flow/     link/IP/TCP decode (etherparse) -> flow table -> per-direction TCP reassembly -> NBSS framing
-//! smb/      sans-IO dissectors over borrowed slices: SMB1, SMB2/3, NTLMSSP, SPNEGO/Kerberos
-//! engine    Engine::handle_frame(ts, frame) updates posture state; rules turn it into findings
-//! output/   sinks that format records: text report, JSON lines
+//! flow/     link/IP decode (etherparse) -> TCP: flow table -> per-direction reassembly -> NBSS
+//!           framing; UDP: handed to the QUIC tracker
+//! quic/     QUIC packets, protection, frames, CRYPTO reassembly, key logs; TLS and X.509
+//! smb/      sans-IO dissectors over borrowed slices: SMB1, SMB2/3, compression, NTLMSSP, SPNEGO
+//! crypto/   SP800-108 KDF, preauth hash, signing, AEAD, NTLM keys, key and credential files
+//! engine/   Engine::handle_frame(frame) updates posture state per connection -> session -> tree,
+//!           verifies signatures, decrypts; rules turn state into findings as facts appear
+//! output/   sinks that format records: text report, JSON lines, syslog, decrypted pcap
 //! ```
 //!
 //! The core never reads a clock, a socket or a file: time is the capture timestamp, and output is

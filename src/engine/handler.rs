@@ -1,0 +1,388 @@
+//! The SMB side of the flow table: turns each reassembled SMB message into posture state
+//! (through the SMB1/SMB2 handlers) and queues the records; also the context ([`Emitter`])
+//! those handlers write findings and anomalies through.
+
+use std::collections::VecDeque;
+
+use super::state::{self, ConnState, Family};
+use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
+use crate::capture::Timestamp;
+use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId};
+use crate::flow::{Anomaly, CloseReason, Direction, FlowKey, StreamHandler};
+use crate::rules::{self, RuleId};
+
+/// Per-message context handed to the SMB handlers.
+pub(crate) struct Emitter<'a> {
+    pub config: &'a Config,
+    pub out: &'a mut VecDeque<Record>,
+    pub counters: &'a mut Counters,
+    pub scratch: &'a mut Scratch,
+    pub tap: Option<&'a mut (dyn MessageTap + 'static)>,
+    /// Set when the current message went to the tap already (as its decrypted plaintext).
+    pub tapped: bool,
+}
+
+/// Who a finding is about.
+pub(crate) struct Subject<'a> {
+    pub conn: &'a ConnState,
+    pub session: Option<&'a state::Session>,
+}
+
+impl Emitter<'_> {
+    /// Emits `rule` about `subject`. The caller has already de-duplicated.
+    pub fn finding(
+        &mut self,
+        rule: RuleId,
+        subject: Subject<'_>,
+        ctx: rules::Context,
+        summary: String,
+        ts: Timestamp,
+    ) {
+        let meta = rule.rule();
+        let (severity, mandate) = rules::severity(rule, self.config.mandates, ctx);
+        *self.counters.findings.entry(severity.as_str()).or_default() += 1;
+        let session = subject.session;
+        self.out.push_back(Record::Finding(Finding {
+            rule: meta.name,
+            severity,
+            event_id: meta.event_id,
+            client: subject.conn.key.client,
+            server: subject.conn.key.server,
+            session_id: session.map(|s| SessionId(s.id)),
+            user: session.and_then(|s| s.auth.user.clone()),
+            server_name: subject.conn.server_name(),
+            side: meta.side,
+            summary,
+            fix: meta.fix,
+            mandate,
+            ts: ts.as_secs_f64(),
+        }));
+    }
+
+    pub fn anomaly(
+        &mut self,
+        key: &FlowKey,
+        kind: &'static str,
+        detail: String,
+        bytes: u64,
+        ts: Timestamp,
+    ) {
+        *self.counters.anomalies.entry(kind).or_default() += 1;
+        if self.out.len() >= self.config.max_queued_records {
+            return;
+        }
+        self.out.push_back(Record::Anomaly(AnomalyRecord {
+            kind,
+            client: key.client,
+            server: key.server,
+            detail,
+            bytes,
+            ts: ts.as_secs_f64(),
+        }));
+    }
+}
+
+/// The SMB side of the flow table: owns the record queue.
+pub struct SmbHandler {
+    pub(super) config: Config,
+    pub(super) out: VecDeque<Record>,
+    pub(super) counters: Counters,
+    pub(super) scratch: Scratch,
+    pub(super) tap: Option<Box<dyn MessageTap>>,
+    /// Servers seen with SMB on TCP/445, and with SMB over QUIC, for `tcp445.exposed`.
+    pub(super) tcp445_servers: Vec<std::net::IpAddr>,
+    pub(super) quic_servers: Vec<std::net::IpAddr>,
+    pub(super) exposed_fired: Vec<std::net::IpAddr>,
+}
+
+impl std::fmt::Debug for SmbHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmbHandler")
+            .field("queued", &self.out.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmbHandler {
+    /// Queues a record.
+    pub(crate) fn push(&mut self, r: Record) {
+        self.out.push_back(r);
+    }
+
+    pub(crate) fn max_message(&self) -> usize {
+        self.config.limits.max_message
+    }
+
+    /// An anomaly outside any SMB connection state.
+    pub(crate) fn flow_anomaly(
+        &mut self,
+        key: &FlowKey,
+        kind: crate::flow::AnomalyKind,
+        detail: &'static str,
+        ts: Timestamp,
+    ) {
+        let mut em = self.emitter();
+        em.anomaly(key, kind.as_str(), detail.to_owned(), 0, ts);
+    }
+
+    /// A connection-level finding about a transport (QUIC) rather than an SMB state.
+    pub(crate) fn plain_finding(
+        &mut self,
+        rule: RuleId,
+        key: &FlowKey,
+        server_name: Option<String>,
+        summary: String,
+        ts: Timestamp,
+    ) {
+        let meta = rule.rule();
+        let (severity, mandate) =
+            rules::severity(rule, self.config.mandates, rules::Context::default());
+        *self.counters.findings.entry(severity.as_str()).or_default() += 1;
+        self.out.push_back(Record::Finding(Finding {
+            rule: meta.name,
+            severity,
+            event_id: meta.event_id,
+            client: key.client,
+            server: key.server,
+            session_id: None,
+            user: None,
+            server_name,
+            side: meta.side,
+            summary,
+            fix: meta.fix,
+            mandate,
+            ts: ts.as_secs_f64(),
+        }));
+    }
+
+    /// A server answered SMB over QUIC: `tcp445.exposed` if it also serves TCP/445.
+    pub(crate) fn note_quic_server(
+        &mut self,
+        ip: std::net::IpAddr,
+        key: &FlowKey,
+        name: Option<String>,
+        ts: Timestamp,
+    ) {
+        if !self.quic_servers.contains(&ip) && self.quic_servers.len() < 65_536 {
+            self.quic_servers.push(ip);
+        }
+        self.check_exposed(ip, key, name, ts);
+    }
+
+    fn check_exposed(
+        &mut self,
+        ip: std::net::IpAddr,
+        key: &FlowKey,
+        name: Option<String>,
+        ts: Timestamp,
+    ) {
+        if self.exposed_fired.contains(&ip)
+            || !self.quic_servers.contains(&ip)
+            || !self.tcp445_servers.contains(&ip)
+        {
+            return;
+        }
+        self.exposed_fired.push(ip);
+        self.plain_finding(
+            RuleId::Tcp445Exposed,
+            key,
+            name,
+            format!("{ip} serves SMB over QUIC and also SMB on TCP/445"),
+            ts,
+        );
+    }
+
+    fn emitter(&mut self) -> Emitter<'_> {
+        Emitter {
+            config: &self.config,
+            out: &mut self.out,
+            counters: &mut self.counters,
+            scratch: &mut self.scratch,
+            tap: self.tap.as_deref_mut(),
+            tapped: false,
+        }
+    }
+}
+
+impl StreamHandler for SmbHandler {
+    type Conn = Box<ConnState>;
+
+    fn open(&mut self, key: &FlowKey, ts: Timestamp, midstream: bool) -> Self::Conn {
+        self.counters.connections += 1;
+        if key.server.port() == 445 {
+            let ip = key.server.ip();
+            if !self.tcp445_servers.contains(&ip) && self.tcp445_servers.len() < 65_536 {
+                self.tcp445_servers.push(ip);
+            }
+            self.check_exposed(ip, key, None, ts);
+        }
+        Box::new(ConnState::new(*key, ts, midstream))
+    }
+
+    fn message(
+        &mut self,
+        conn: &mut Self::Conn,
+        _key: &FlowKey,
+        dir: Direction,
+        ts: Timestamp,
+        msg: &[u8],
+        partial: bool,
+    ) {
+        self.counters.smb_messages += 1;
+        conn.last_seen = ts;
+        conn.messages += 1;
+        let len = msg.len() as u64 + 4;
+        match dir {
+            Direction::ToServer => conn.bytes_to_server += len,
+            Direction::ToClient => conn.bytes_to_client += len,
+        }
+        let mut em = self.emitter();
+        match msg.first() {
+            Some(0xFF) => smb1::handle(&mut em, conn, dir, ts, msg),
+            Some(0xFC..=0xFE) => smb2::handle(&mut em, conn, dir, ts, msg, partial),
+            _ => {
+                conn.malformed += 1;
+                em.anomaly(
+                    &conn.key,
+                    "not_smb",
+                    "NetBIOS session message without an SMB protocol id".into(),
+                    msg.len() as u64,
+                    ts,
+                );
+            }
+        }
+        if !em.tapped {
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.message(&conn.key, dir, ts, msg);
+            }
+        }
+    }
+
+    fn nbss_control(
+        &mut self,
+        conn: &mut Self::Conn,
+        _key: &FlowKey,
+        dir: Direction,
+        ts: Timestamp,
+        kind: u8,
+        body: &[u8],
+    ) {
+        conn.last_seen = ts;
+        if let Some(tap) = self.tap.as_deref_mut() {
+            tap.control(&conn.key, dir, ts, kind, body);
+        }
+        if kind == crate::smb::nbss::kind::SESSION_REQUEST && dir == Direction::ToServer {
+            match crate::smb::nbss::SessionRequest::parse(body) {
+                Ok(req) => {
+                    let called = req.called.split('<').next().unwrap_or("").trim().to_owned();
+                    if conn.dialled_name.is_none() && !called.is_empty() && called != "*SMBSERVER" {
+                        conn.note_dialled(&called);
+                    }
+                }
+                Err(e) => {
+                    conn.malformed += 1;
+                    let mut em = self.emitter();
+                    em.anomaly(
+                        &conn.key,
+                        "malformed_nbss",
+                        e.to_string(),
+                        body.len() as u64,
+                        ts,
+                    );
+                }
+            }
+        }
+    }
+
+    fn anomaly(
+        &mut self,
+        _conn: Option<&mut Self::Conn>,
+        key: &FlowKey,
+        ts: Timestamp,
+        anomaly: Anomaly,
+    ) {
+        let dir = match anomaly.dir {
+            Some(Direction::ToServer) => " (client to server)",
+            Some(Direction::ToClient) => " (server to client)",
+            None => "",
+        };
+        let detail = format!("{}{}", anomaly.detail, dir);
+        let mut em = self.emitter();
+        em.anomaly(key, anomaly.kind.as_str(), detail, anomaly.bytes, ts);
+    }
+
+    fn close(&mut self, conn: Self::Conn, key: &FlowKey, ts: Timestamp, reason: CloseReason) {
+        if let Some(tap) = self.tap.as_deref_mut() {
+            tap.close(key, ts);
+        }
+        let mut conn = conn;
+        conn.last_seen = conn.last_seen.max(ts);
+        {
+            let mut em = self.emitter();
+            smb2::on_close(&mut em, &mut conn, ts);
+        }
+        if conn.family == Family::Unknown && conn.messages == 0 {
+            // A connection to an SMB port that never carried SMB (e.g. a port scan).
+            self.counters.connections = self.counters.connections.saturating_sub(1);
+            return;
+        }
+        self.counters.sessions += conn.sessions.len() as u64;
+        self.out
+            .push_back(Record::Connection(connection_record(&conn, reason)));
+        for s in &conn.sessions {
+            self.out.push_back(Record::Session(s.record(&conn)));
+        }
+    }
+}
+
+fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord {
+    use state::{SIGNING_ENABLED, SIGNING_REQUIRED};
+    let cmode = conn.client_sec_mode.unwrap_or(0);
+    let smode = conn.server_sec_mode.unwrap_or(0);
+    ConnectionRecord {
+        transport: conn.transport,
+        client: conn.key.client,
+        server: conn.key.server,
+        dialect: conn.dialect_name(),
+        smb1_dialect: conn.smb1_dialect.clone(),
+        client_dialects: conn.client_dialects.clone(),
+        client_signing_required: cmode & SIGNING_REQUIRED != 0
+            || conn.client_setup_signing_required,
+        server_signing_required: smode & SIGNING_REQUIRED != 0,
+        client_signing_enabled: cmode & (SIGNING_ENABLED | SIGNING_REQUIRED) != 0
+            || conn.client_setup_signing_required,
+        server_signing_enabled: smode & (SIGNING_ENABLED | SIGNING_REQUIRED) != 0,
+        signing_algorithm: conn.signing_algorithm(),
+        cipher: conn.cipher_name(),
+        client_ciphers: conn.client_ciphers.iter().map(|c| c.to_string()).collect(),
+        client_signing_algorithms: conn
+            .client_signing_algs
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        compression: conn.compression.iter().map(|c| c.to_string()).collect(),
+        transport_security: conn.transport_security,
+        server_name: conn.server_name(),
+        by_ip: conn.by_ip,
+        client_capabilities: conn.client_caps,
+        server_capabilities: conn.server_caps,
+        negotiated: conn.negotiated,
+        midstream: conn.midstream,
+        first_seen: conn.first_seen.as_secs_f64(),
+        last_seen: conn.last_seen.as_secs_f64(),
+        messages: conn.messages,
+        encrypted_messages: conn.encrypted,
+        compressed_messages: conn.compressed,
+        bytes_to_server: conn.bytes_to_server,
+        bytes_to_client: conn.bytes_to_client,
+        close: match reason {
+            CloseReason::Fin => "fin",
+            CloseReason::Rst => "rst",
+            CloseReason::Idle => "idle",
+            CloseReason::Evicted => "evicted",
+            CloseReason::EndOfInput => "end_of_input",
+        },
+        malformed: conn.malformed,
+    }
+}

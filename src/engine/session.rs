@@ -1,0 +1,342 @@
+//! One SMB session (SMB2 SessionId or SMB1 UID): who authenticated and how, its trees, files
+//! and message tallies, and its keys once found.
+
+use std::collections::HashSet;
+
+use super::crypto::{NoKeys, SessionCrypto};
+use super::state::{ConnState, Pending};
+use crate::crypto::kdf::PreauthHash;
+use crate::event::{MessageCounts, SessionId, SessionRecord, TreeRecord};
+use crate::smb::status::NtStatus;
+
+/// How a session authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthKind {
+    #[default]
+    Unknown,
+    NtlmV1,
+    NtlmV2,
+    Kerberos,
+    Anonymous,
+}
+
+impl AuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::Unknown => "unknown",
+            AuthKind::NtlmV1 => "ntlmv1",
+            AuthKind::NtlmV2 => "ntlmv2",
+            AuthKind::Kerberos => "kerberos",
+            AuthKind::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// SESSION_SETUP legs are still being exchanged.
+    InProgress,
+    /// The final SESSION_SETUP response said STATUS_SUCCESS.
+    Established,
+    /// The final SESSION_SETUP response was an error.
+    Failed,
+    LoggedOff,
+    /// Seen only after its setup (the capture started mid-stream).
+    Unknown,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::InProgress => "in_progress",
+            SessionState::Established => "established",
+            SessionState::Failed => "failed",
+            SessionState::LoggedOff => "logged_off",
+            SessionState::Unknown => "unknown",
+        }
+    }
+
+    /// Messages after authentication count toward signed/unsigned/encrypted.
+    pub fn counts_messages(self) -> bool {
+        matches!(
+            self,
+            SessionState::Established | SessionState::Unknown | SessionState::LoggedOff
+        )
+    }
+}
+
+/// What the client presented in SESSION_SETUP (learnt from the request's security blob).
+#[derive(Debug, Clone, Default)]
+pub struct AuthInfo {
+    pub kind: AuthKind,
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    pub krb_realm: Option<String>,
+    pub krb_service: Option<String>,
+    /// The SPN the client named in its NTLMv2 response (MsvAvTargetName), e.g. `cifs/10.0.0.1`.
+    pub target_spn: Option<String>,
+    /// What an NTLM AUTHENTICATE carried, to derive the session key from a password.
+    pub ntlm: Option<Box<NtlmMaterial>>,
+}
+
+/// The parts of an NTLM logon needed to check a password and derive the session key.
+#[derive(Debug, Clone, Default)]
+pub struct NtlmMaterial {
+    pub nt_response: Vec<u8>,
+    pub lm_response: Vec<u8>,
+    pub flags: u32,
+    pub encrypted_session_key: Vec<u8>,
+    /// SMB1 extended security (NTLMSSP) rather than raw challenge/response.
+    pub extended_security: bool,
+}
+
+impl AuthInfo {
+    /// Merges what a later leg learnt into what an earlier leg knew.
+    pub fn merge(&mut self, other: AuthInfo) {
+        if other.kind != AuthKind::Unknown {
+            self.kind = other.kind;
+        }
+        macro_rules! take {
+            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
+        }
+        take!(
+            user,
+            domain,
+            workstation,
+            krb_realm,
+            krb_service,
+            target_spn,
+            ntlm
+        );
+    }
+}
+
+/// A tree connect.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub id: Option<u32>,
+    pub path: String,
+    pub share_type: Option<u8>,
+    pub share_flags: u32,
+    pub encrypt_data: bool,
+    pub status: Option<NtStatus>,
+}
+
+/// One SMB session (SMB2 SessionId or SMB1 UID).
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub state: SessionState,
+    pub auth: AuthInfo,
+    pub guest: bool,
+    pub anonymous: bool,
+    pub encrypt_data: bool,
+    pub client_signing_required: bool,
+    pub setup_status: Option<NtStatus>,
+    pub trees: Vec<Tree>,
+    pub counts: MessageCounts,
+    /// Plaintext messages that carry file data or metadata (not setup/tree/echo).
+    pub plaintext_data: u64,
+    pub files: Vec<String>,
+    files_seen: HashSet<u64>,
+    pub files_dropped: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub statuses: Vec<(NtStatus, u64)>,
+    /// Rules already fired for this session ([`crate::rules::RuleId::bit`]).
+    pub fired: u32,
+    /// 3.1.1 preauth integrity hash of this session's setup so far.
+    pub preauth: Option<PreauthHash>,
+    /// The NTLM server challenge of this session's setup.
+    pub ntlm_challenge: Option<[u8; 8]>,
+    /// Keys, once found; see [`Session::crypto_state`].
+    pub crypto: Option<Box<SessionCrypto>>,
+    /// Why no keys were found (after a lookup).
+    pub no_keys: Option<NoKeys>,
+    pub crypto_tried: bool,
+    pub signatures: SignatureCounts,
+    pub decrypted: DecryptCounts,
+    /// Signed messages whose signature did not verify (bounded).
+    pub invalid_signatures: Vec<MessageRef>,
+    /// Unsigned plaintext messages on a session that requires signing.
+    pub missing_signatures: u64,
+    /// Plaintext messages on an encrypted session or share.
+    pub unencrypted_when_required: u64,
+}
+
+/// Signature verification tallies of a session.
+pub use crate::event::{DecryptCounts, MessageRef, SignatureCounts};
+
+/// Invalid signatures kept per session for the record.
+pub const MAX_INVALID_REFS: usize = 32;
+
+impl Session {
+    pub fn new(id: u64, state: SessionState) -> Session {
+        Session {
+            id,
+            state,
+            auth: AuthInfo::default(),
+            guest: false,
+            anonymous: false,
+            encrypt_data: false,
+            client_signing_required: false,
+            setup_status: None,
+            trees: Vec::new(),
+            counts: MessageCounts::default(),
+            plaintext_data: 0,
+            files: Vec::new(),
+            files_seen: HashSet::new(),
+            files_dropped: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            statuses: Vec::new(),
+            fired: 0,
+            preauth: None,
+            ntlm_challenge: None,
+            crypto: None,
+            no_keys: None,
+            crypto_tried: false,
+            signatures: SignatureCounts::default(),
+            decrypted: DecryptCounts::default(),
+            invalid_signatures: Vec::new(),
+            missing_signatures: 0,
+            unencrypted_when_required: 0,
+        }
+    }
+
+    /// Guest and anonymous sessions have no session key: they can neither sign nor encrypt.
+    pub fn keyless(&self) -> bool {
+        self.guest || self.anonymous || self.auth.kind == AuthKind::Anonymous
+    }
+
+    /// Records a file name, once, up to `max` names.
+    pub fn add_file(&mut self, name: &str, max: usize) {
+        if name.is_empty() {
+            return;
+        }
+        let h = fxhash(name.as_bytes());
+        if self.files_seen.contains(&h) {
+            return;
+        }
+        if self.files.len() >= max {
+            self.files_dropped += 1;
+            return;
+        }
+        self.files_seen.insert(h);
+        self.files.push(name.to_owned());
+    }
+
+    /// Counts a response status (bounded to 64 distinct statuses).
+    pub fn add_status(&mut self, status: NtStatus) {
+        if let Some(e) = self.statuses.iter_mut().find(|(s, _)| *s == status) {
+            e.1 += 1;
+        } else if self.statuses.len() < 64 {
+            self.statuses.push((status, 1));
+        }
+    }
+
+    /// Takes in what a SESSION_SETUP request carried (its [`Pending`] entry) and the NTLM
+    /// challenge of the response, if any.
+    pub fn apply_setup(&mut self, pending: Option<Pending>, challenge: Option<[u8; 8]>) {
+        if let Some(Pending::SessionSetup {
+            auth,
+            signing_required,
+            preauth,
+            ..
+        }) = pending
+        {
+            self.auth.merge(*auth);
+            self.client_signing_required |= signing_required;
+            if preauth.is_some() {
+                self.preauth = preauth;
+            }
+        }
+        if challenge.is_some() {
+            self.ntlm_challenge = challenge;
+        }
+    }
+
+    pub fn tree_mut(&mut self, tree_id: u32) -> Option<&mut Tree> {
+        self.trees.iter_mut().find(|t| t.id == Some(tree_id))
+    }
+
+    pub fn tree(&self, tree_id: u32) -> Option<&Tree> {
+        self.trees.iter().find(|t| t.id == Some(tree_id))
+    }
+
+    pub fn any_tree_encrypted(&self) -> bool {
+        self.trees.iter().any(|t| t.encrypt_data)
+    }
+
+    pub fn record(&self, conn: &ConnState) -> SessionRecord {
+        SessionRecord {
+            client: conn.key.client,
+            server: conn.key.server,
+            session_id: SessionId(self.id),
+            dialect: conn.dialect_name(),
+            user: self.auth.user.clone(),
+            domain: self.auth.domain.clone(),
+            workstation: self.auth.workstation.clone(),
+            auth: if self.anonymous && self.auth.kind == AuthKind::Unknown {
+                AuthKind::Anonymous.as_str()
+            } else {
+                self.auth.kind.as_str()
+            },
+            kerberos_realm: self.auth.krb_realm.clone(),
+            kerberos_service: self.auth.krb_service.clone(),
+            guest: self.guest,
+            anonymous: self.anonymous,
+            encrypt_data: self.encrypt_data,
+            client_signing_required: self.client_signing_required,
+            state: self.state.as_str(),
+            setup_status: self.setup_status.map(|s| s.to_string()),
+            trees: self
+                .trees
+                .iter()
+                .map(|t| TreeRecord {
+                    path: t.path.clone(),
+                    share_type: t.share_type.map(share_type_name),
+                    encrypt_data: t.encrypt_data,
+                    share_flags: t.share_flags,
+                    status: t.status.map(|s| s.to_string()),
+                })
+                .collect(),
+            messages: self.counts,
+            signatures: self.signatures,
+            decrypted: self.decrypted,
+            invalid_signatures: self.invalid_signatures.clone(),
+            key_source: self.crypto.as_ref().map(|c| c.source.as_str()),
+            files: self.files.clone(),
+            files_dropped: self.files_dropped,
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+            statuses: self
+                .statuses
+                .iter()
+                .map(|(s, n)| (s.to_string(), *n))
+                .collect(),
+        }
+    }
+}
+
+/// `"disk"`, `"pipe"` or `"print"` for an SMB2 ShareType (§2.2.10).
+pub fn share_type_name(t: u8) -> &'static str {
+    match t {
+        1 => "disk",
+        2 => "pipe",
+        3 => "print",
+        _ => "unknown",
+    }
+}
+
+/// FNV-1a, for de-duplicating file names without keeping a second copy of each.
+fn fxhash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
