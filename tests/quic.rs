@@ -219,36 +219,44 @@ fn corpus_illustrated_quic_with_its_key_log() {
     assert_eq!(q[0]["packets"]["undecrypted"], 0, "{}", q[0]);
 }
 
-/// The project's SMB-over-QUIC captures with their key logs: `captures/quic-*.pcap`.
+/// The project's SMB-over-QUIC captures with their key logs: `captures/quic/*.pcap`.
 fn own_quic() -> Vec<(String, std::path::PathBuf)> {
-    let mut v: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(common::captures_dir())
-        .expect("captures/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "pcap")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("quic-"))
-        })
-        .map(|p| {
-            (
-                p.file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("")
-                    .to_owned(),
-                p,
-            )
-        })
-        .collect();
+    let mut v: Vec<(String, std::path::PathBuf)> =
+        std::fs::read_dir(common::captures_dir().join("quic"))
+            .expect("captures/quic/")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "pcap")
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("quic-"))
+            })
+            .map(|p| {
+                (
+                    p.file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("")
+                        .to_owned(),
+                    p,
+                )
+            })
+            .collect();
     v.sort();
     v
 }
 
+/// The TLS key log, and the keys Samba logged for the SMB session inside (for SMB3 encryption
+/// within QUIC).
 fn keylog_config(pcap: &Path) -> Config {
     let text = std::fs::read_to_string(pcap.with_extension("keylog")).unwrap_or_default();
+    let mut store = smbscope::crypto::keys::KeyStore::default();
+    if let Ok(k) = std::fs::read_to_string(pcap.with_extension("keys")) {
+        store.add_keys(smbscope::crypto::keys::parse_keys(&k, "keys").expect("keys"));
+    }
     Config {
         keylog: Arc::new(KeyLog::parse(&text).0),
+        keys: Arc::new(store),
         ..Config::default()
     }
 }
@@ -257,7 +265,7 @@ fn keylog_config(pcap: &Path) -> Config {
 fn own_smb_over_quic_captures() {
     let captures = own_quic();
     if captures.is_empty() {
-        eprintln!("NOTICE: no captures/quic-*.pcap; SMB over QUIC checks skipped");
+        eprintln!("NOTICE: no captures/quic/*.pcap; SMB over QUIC checks skipped");
         return;
     }
     let mut failures = Vec::new();
@@ -294,19 +302,31 @@ fn own_smb_over_quic_captures() {
                 ));
             }
         }
-        if exp["migrated"] == true {
-            let moved = quic.iter().any(|q| {
-                q["client_addresses"]
-                    .as_array()
-                    .is_some_and(|a| a.len() >= 2)
-            });
-            if !moved {
-                failures.push(format!("{name}: the migration was not followed"));
-            }
-        }
         // With the key log: certificate, and the SMB session inside.
         let recs = common::records(pcap, keylog_config(pcap));
         let q = quic_records(&recs);
+        // An active migration moves to a connection ID announced in an encrypted
+        // NEW_CONNECTION_ID frame, so it is followed with the key log (without it the moved
+        // packets cannot be linked, by QUIC's design, and no second connection appears).
+        if exp["migrated"] == true {
+            let want: Vec<Value> = exp["client_addresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let moved = q
+                .iter()
+                .any(|q| q["client_addresses"].as_array() == Some(&want));
+            if !moved || q.len() != 1 {
+                failures.push(format!("{name}: the migration was not followed: {q:?}"));
+            }
+            let disconnects = common::of_type(&recs, "event")
+                .into_iter()
+                .filter(|e| e["event_id"] == 30804)
+                .count();
+            if disconnects != 1 {
+                failures.push(format!("{name}: {disconnects} 30804 events"));
+            }
+        }
         if !q
             .iter()
             .any(|q| q["certificate"].is_object() && q["alpn_selected"] == "smb")
@@ -332,6 +352,7 @@ fn own_smb_over_quic_captures() {
         }
         let trees = common::tree_paths(&recs);
         for t in smb["trees"].as_array().into_iter().flatten() {
+            let t = &t["path"];
             if !trees.iter().any(|x| Some(x.as_str()) == t.as_str()) {
                 failures.push(format!("{name}: tree {t} not seen in {trees:?}"));
             }
