@@ -27,5 +27,6 @@ pub mod event;
 pub mod flow;
 pub mod output;
 pub mod rules;
+pub mod sensor;
 pub mod smb;
 pub mod wire;
