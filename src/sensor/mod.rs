@@ -94,6 +94,8 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the engine thread waits for a frame before looking at signals and timers.
 const TICK: Duration = Duration::from_millis(100);
+/// Longest time records wait in an output buffer while frames keep coming.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Everything set up, ready to run.
 struct Sensor {
@@ -219,12 +221,26 @@ impl Sensor {
         let mut next_report =
             (!self.stats_interval.is_zero()).then(|| Instant::now() + self.stats_interval);
         let mut stopping_since: Option<Instant> = None;
+        let mut last_flush = Instant::now();
         loop {
-            match capture.recv_timeout(TICK) {
+            // Flush when the queue runs empty, or every FLUSH_EVERY while it doesn't.
+            let next = match capture.try_recv() {
+                Some(p) => Ok(p),
+                None => {
+                    self.outputs.flush();
+                    last_flush = Instant::now();
+                    capture.recv_timeout(TICK)
+                }
+            };
+            match next {
                 Ok(p) => {
                     self.engine.handle_frame(&p.frame());
                     capture.recycle(p);
                     self.drain();
+                    if last_flush.elapsed() >= FLUSH_EVERY {
+                        self.outputs.flush();
+                        last_flush = Instant::now();
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -344,6 +360,13 @@ impl Sensor {
                 line.push_str(&format!(
                     " (errors {}, still queued {})",
                     a.errors, a.queued
+                ));
+            }
+        }
+        if let Some((dropped, errors)) = self.outputs.file_losses() {
+            if dropped > 0 || errors > 0 {
+                line.push_str(&format!(
+                    "; jsonl file: {dropped} records dropped, {errors} errors"
                 ));
             }
         }

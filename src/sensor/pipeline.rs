@@ -155,6 +155,11 @@ impl CaptureThread {
         self.rx.recv_timeout(timeout)
     }
 
+    /// A frame if one is queued now (`None` also once the thread has ended).
+    pub fn try_recv(&self) -> Option<Packet> {
+        self.rx.try_recv().ok()
+    }
+
     /// Interrupts a live read blocked on a quiet interface, so the thread sees the stop flag
     /// (set it first). A replay thread watches the flag by itself.
     pub fn wake(&self) {
