@@ -37,6 +37,23 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Samba for tests/live.rs (a private smbd on 127.0.0.1:4445; skipped without it or without
+# root). Only as root, and with the standard policy-rc.d "deny" hook so that installing does
+# not start the distribution's smbd on port 445.
+if [ "$(id -u)" -eq 0 ] && ! { command -v smbd && command -v smbclient && command -v smbpasswd; } >/dev/null 2>&1; then
+    echo "setup: installing samba smbclient (for the live capture test)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    policy=/usr/sbin/policy-rc.d
+    ours=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+    fi
+    apt-get install -y -qq --no-install-recommends samba smbclient >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends samba smbclient >/dev/null; } \
+        || echo "setup: warning: could not install samba; tests/live.rs will be skipped" >&2
+    if [ "$ours" -eq 1 ]; then rm -f "$policy"; fi
+fi
+
 command -v cargo >/dev/null 2>&1 || {
     echo "setup: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
     exit 1

@@ -1,9 +1,10 @@
-//! Command-line interface: argument parsing and the `analyze` command.
+//! Command-line interface: argument parsing and the `analyze` command (`watch` lives in
+//! [`crate::sensor`]).
 //!
 //! Exit codes: 0 when the analysis ran (whatever it found); 1 with `--fail-on SEVERITY` when a
 //! finding at or above that severity exists; 2 on usage or input errors (a file that cannot be
 //! read), with a message on stderr. A capture cut short mid-record is a warning: everything
-//! before the cut is analysed.
+//! before the cut is analysed. `watch` has its own (see [`crate::sensor`]).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub enum Command {
     /// Write a copy of a capture in which every encrypted SMB3 message is replaced by its
     /// plaintext (authentication tag verified), so Wireshark or any tool can read the session.
     Decrypt(DecryptArgs),
+    /// Headless sensor: analyse a live interface (-i) or replay a capture (-r) through the
+    /// same pipeline, streaming findings to JSON lines and/or syslog until SIGINT/SIGTERM.
+    Watch(Box<WatchArgs>),
 }
 
 /// Where session keys come from. Both may be given; key material is never printed.
@@ -210,12 +214,147 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s).ok_or_else(|| format!("'{s}' is not one of: info, low, medium, high"))
 }
 
+/// `smbscope watch` options. Every long option is also a key of the same name in the
+/// `--config` TOML file (see [`crate::sensor::config`]); options given here win over the file.
+#[derive(Debug, Default, Args)]
+pub struct WatchArgs {
+    /// Capture live from this interface (`eth0`, `lo`, `any`).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "read"
+    )]
+    pub interface: Option<String>,
+
+    /// Replay this capture file (pcap, pcapng, gzip) through the sensor pipeline.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+
+    /// Read options from this TOML file (keys named like the long options).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// With -r: replay at capture speed instead of as fast as possible.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub realtime: Option<bool>,
+
+    /// Put the interface in promiscuous mode (needs CAP_NET_ADMIN without root).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub promisc: Option<bool>,
+
+    /// Deliver packets as they arrive (default true).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub immediate: Option<bool>,
+
+    /// Bytes kept of each packet [default: 262144].
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<i32>,
+
+    /// Kernel capture buffer, e.g. 16M [default: 16M].
+    #[arg(long = "buffer-size", value_name = "SIZE", value_parser = crate::sensor::config::parse_size)]
+    pub buffer_size: Option<u64>,
+
+    /// BPF filter, replacing the default (tcp port 445 or tcp port 139 or udp port 443, plus
+    /// each --smb-port and --quic-port).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
+    #[arg(long = "smb-port", value_name = "PORT")]
+    pub smb_ports: Vec<u16>,
+
+    /// Also capture this UDP port as SMB over QUIC (443 always is). Repeatable.
+    #[arg(long = "quic-port", value_name = "PORT")]
+    pub quic_ports: Vec<u16>,
+
+    /// Apply client mandates (signing, encryption), as for `analyze`.
+    #[arg(long, value_name = "LIST")]
+    pub require: Option<String>,
+
+    /// Close flows idle this many seconds of capture time [default: 600].
+    #[arg(long = "idle-timeout", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+
+    /// Most TCP flows tracked at once [default: 100000].
+    #[arg(long = "max-flows", value_name = "N")]
+    pub max_flows: Option<usize>,
+
+    /// Largest SMB message buffered whole, in bytes.
+    #[arg(long = "max-message", value_name = "BYTES")]
+    pub max_message: Option<usize>,
+
+    /// Out-of-order bytes buffered per flow direction.
+    #[arg(long = "max-ooo-bytes", value_name = "BYTES")]
+    pub max_ooo_bytes: Option<usize>,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// After opening the capture, drop root to this user (initgroups, setgid, setuid).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Frames queued between the capture thread and the analysis [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub queue: Option<usize>,
+
+    /// Seconds between drop reports on stderr; 0 = only at exit [default: 60].
+    #[arg(long = "stats-interval", value_name = "SECS")]
+    pub stats_interval: Option<u64>,
+
+    /// JSON lines output: a file path, or - for stdout.
+    #[arg(long, value_name = "PATH|-")]
+    pub jsonl: Option<String>,
+
+    /// Rotate the JSON lines file at this size, e.g. 100M.
+    #[arg(long = "jsonl-rotate", value_name = "SIZE", value_parser = crate::sensor::config::parse_size)]
+    pub jsonl_rotate: Option<u64>,
+
+    /// Rotated JSON lines files kept [default: 5].
+    #[arg(long = "jsonl-keep", value_name = "N")]
+    pub jsonl_keep: Option<usize>,
+
+    /// Send findings to syslog: udp://HOST:PORT, tcp://HOST:PORT or unix:///dev/log.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<String>,
+
+    /// Syslog message format: 5424 or 3164 [default: 5424].
+    #[arg(long = "syslog-format", value_name = "FORMAT")]
+    pub syslog_format: Option<String>,
+
+    /// Syslog facility: a name (local0, daemon, auth ...) or a number.
+    #[arg(long = "syslog-facility", value_name = "NAME")]
+    pub syslog_facility: Option<String>,
+
+    /// Syslog APP-NAME / tag [default: smbscope].
+    #[arg(long = "syslog-app-name", value_name = "NAME")]
+    pub syslog_app_name: Option<String>,
+
+    /// Syslog HOSTNAME field [default: this host's name].
+    #[arg(long = "syslog-hostname", value_name = "NAME")]
+    pub syslog_hostname: Option<String>,
+
+    /// Syslog messages queued while the collector is slow or away.
+    #[arg(long = "syslog-queue", value_name = "N")]
+    pub syslog_queue: Option<usize>,
+
+    /// Syslog: the same finding is sent at most once per this many seconds.
+    #[arg(long = "dedupe-window", value_name = "SECS")]
+    pub dedupe_window: Option<u64>,
+
+    /// Syslog: seconds between summary messages.
+    #[arg(long = "summary-interval", value_name = "SECS")]
+    pub summary_interval: Option<u64>,
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze(&args),
         Command::Decrypt(args) => decrypt(&args),
+        Command::Watch(args) => Ok(crate::sensor::watch(&args)),
     };
     match result {
         Ok(code) => code,

@@ -32,5 +32,6 @@ pub mod flow;
 pub mod output;
 pub mod quic;
 pub mod rules;
+pub mod sensor;
 pub mod smb;
 pub mod wire;

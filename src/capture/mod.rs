@@ -1,5 +1,5 @@
-//! Frames in: offline pcap / pcapng files (gzip-compressed too), the only place that touches
-//! libpcap. pcapng files that libpcap refuses (interfaces that differ in link type or snapshot
+//! Frames in: offline pcap / pcapng files (gzip-compressed too) and live interfaces
+//! ([`open_live`]); the only place that touches libpcap. pcapng files that libpcap refuses (interfaces that differ in link type or snapshot
 //! length) are read on by a pure-Rust pcapng reader, which also collects the TLS key logs of
 //! Decryption Secrets Blocks ([`OfflineCapture::tls_secrets`], [`scan_pcapng_secrets`]).
 //!
@@ -14,12 +14,14 @@
 //! # }
 //! ```
 
+mod live;
 mod offline;
 mod pcapng;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use live::{LiveCapture, LiveOptions, LiveStats, LiveWaker, default_filter, open_live};
 pub use offline::OfflineCapture;
 pub use pcapng::scan_pcapng_secrets;
 
@@ -89,7 +91,8 @@ impl Frame<'_> {
     }
 }
 
-/// Why a capture could not be opened or read further. Each message names the file.
+/// Why a capture could not be opened or read further. Each message names the file or the
+/// interface.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
@@ -105,6 +108,12 @@ pub enum CaptureError {
     /// Any other read error (reported by libpcap or the pcapng reader).
     #[error("{}: read error: {msg}", path.display())]
     Read { path: PathBuf, msg: String },
+    /// The live interface does not exist.
+    #[error("no such interface '{iface}' (available: {available})")]
+    NoSuchInterface { iface: String, available: String },
+    /// A live interface could not be opened or read (permissions, bad filter, interface down).
+    #[error("interface '{iface}': {msg}")]
+    Live { iface: String, msg: String },
 }
 
 #[cfg(test)]
