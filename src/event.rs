@@ -324,6 +324,8 @@ pub struct EventRecord {
     pub alpn_selected: Option<String>,
     /// The TLS cipher suite the server chose.
     pub tls_cipher: Option<String>,
+    /// What the ClientHello offered: cipher suites, TLS versions, QUIC transport parameters.
+    pub client_hello: Option<ClientHelloRecord>,
     /// The server certificate (needs the key log).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateRecord>,
@@ -334,6 +336,20 @@ pub struct EventRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub ts: f64,
+}
+
+/// The parts of a QUIC ClientHello that say what the client can do.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientHelloRecord {
+    /// Cipher suite names (hex for unknown ones; GREASE values left out).
+    pub cipher_suites: Vec<String>,
+    /// `supported_versions`, e.g. `"0x0304"` for TLS 1.3.
+    pub tls_versions: Vec<String>,
+    /// Transport parameter max_idle_timeout, in ms.
+    pub max_idle_timeout_ms: Option<u64>,
+    pub active_connection_id_limit: Option<u64>,
+    /// The client asked the server not to migrate it.
+    pub disable_active_migration: bool,
 }
 
 /// Packets of a QUIC connection by what could be read of them.

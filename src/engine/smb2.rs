@@ -75,7 +75,8 @@ pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp
     client_signing_rule(em, conn, ts);
     for i in 0..conn.sessions.len() {
         let s = &conn.sessions[i];
-        let unencrypted = s.state.counts_messages()
+        let unencrypted = !conn.transport_security
+            && s.state.counts_messages()
             && !s.keyless()
             && !s.encrypt_data
             && s.counts.encrypted == 0
@@ -519,6 +520,9 @@ fn count(
         return;
     }
     let max = em.config.max_sessions_per_conn;
+    // Over QUIC with SMB2_TRANSPORT_CAPABILITIES accepted, SMB encryption is skipped by design:
+    // the transport encrypts (MS-SMB2 §2.2.3.1.5).
+    let transport_encrypted = conn.transport_security;
     let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) else {
         return;
     };
@@ -548,7 +552,7 @@ fn count(
     let tree_plain = tid
         .and_then(|t| s.tree(t))
         .is_some_and(|t| t.share_type == Some(1) && !t.encrypt_data);
-    let unencrypted_now = data && tree_plain && !keyless && !s.encrypt_data;
+    let unencrypted_now = data && tree_plain && !keyless && !s.encrypt_data && !transport_encrypted;
     let _ = response;
     if unsigned_first {
         let setup = if s.state == SessionState::Unknown {

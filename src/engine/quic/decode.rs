@@ -7,7 +7,7 @@ use super::{Level, QuicConn};
 use crate::capture::Timestamp;
 use crate::engine::SmbHandler;
 use crate::engine::state::ConnState;
-use crate::event::{CertificateRecord, EventRecord};
+use crate::event::{CertificateRecord, ClientHelloRecord, EventRecord};
 use crate::flow::framing::Events;
 use crate::flow::{AnomalyKind, Direction, FlowKey, StreamHandler};
 use crate::quic::cert::CertInfo;
@@ -350,6 +350,29 @@ pub(super) fn event(
             not_after: cert.not_after,
             sha1_thumbprint: cert.sha1_thumbprint.clone(),
             self_signed: cert.self_signed,
+        }),
+        client_hello: ch.map(|ch| {
+            let tp = ch.transport_parameters.as_ref();
+            ClientHelloRecord {
+                cipher_suites: ch
+                    .cipher_suites
+                    .iter()
+                    .filter(|c| !tls::is_grease(**c))
+                    .map(|c| {
+                        tls::cipher_suite_name(*c)
+                            .map_or_else(|| format!("{c:#06x}"), str::to_owned)
+                    })
+                    .collect(),
+                tls_versions: ch
+                    .supported_versions
+                    .iter()
+                    .filter(|v| !tls::is_grease(**v))
+                    .map(|v| format!("{v:#06x}"))
+                    .collect(),
+                max_idle_timeout_ms: tp.and_then(|t| t.max_idle_timeout),
+                active_connection_id_limit: tp.and_then(|t| t.active_connection_id_limit),
+                disable_active_migration: tp.is_some_and(|t| t.disable_active_migration),
+            }
         }),
         packets: c.counts,
         reason,
