@@ -50,7 +50,14 @@ fn tui_replay_in_tmux() {
     let dir = env!("CARGO_MANIFEST_DIR");
     let name = format!("smbscope-test-{}", std::process::id());
     // remain-on-exit keeps the pane after the program ends, so its exit status is visible.
-    let cmd = format!("cd {dir} && {bin} tui -r captures/mixed.pcap");
+    // The shell records the exit status in a file (tmux's #{pane_dead_status} is not
+    // always filled in).
+    let status_file = std::env::temp_dir().join(format!("{name}.status"));
+    let _ = std::fs::remove_file(&status_file);
+    let cmd = format!(
+        "cd {dir} && {bin} tui -r captures/mixed.pcap; echo $? > {}",
+        status_file.display()
+    );
     tmux(&[
         "-f",
         "/dev/null",
@@ -78,12 +85,13 @@ fn tui_replay_in_tmux() {
     // The selection starts on the first row (worst first); j moves to the second: the
     // guest session (sorted by severity, then client).
     tmux(&["send-keys", "-t", &s.0, "j", "Enter"]).expect("send-keys");
-    let text = wait_for(&s, "the detail view", |t| t.contains("Session 0x"));
-    assert!(
-        text.contains("Connection") && text.contains("dialect"),
-        "{text}"
-    );
-    assert!(text.contains("visitor"), "{text}");
+    // Wait for the whole view: a capture may catch a frame half written.
+    wait_for(&s, "the detail view of the guest session", |t| {
+        t.contains("Session 0x")
+            && t.contains("Connection")
+            && t.contains("dialect")
+            && t.contains("visitor")
+    });
 
     // Resize: the detail view redraws at the new size.
     tmux(&["resize-window", "-t", &s.0, "-x", "100", "-y", "30"]).expect("resize");
@@ -107,26 +115,21 @@ fn tui_replay_in_tmux() {
     });
     tmux(&["send-keys", "-t", &s.0, "q"]).expect("send-keys");
     let start = Instant::now();
-    loop {
-        let dead = tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &s.0,
-            "#{pane_dead} #{pane_dead_status}",
-        ]);
-        match dead.as_deref().map(str::trim) {
-            Some("1 0") => break,
-            Some(d) if d.starts_with('1') => panic!("exited with status {d}:\n{}", screen(&s)),
-            _ => {}
+    let status = loop {
+        if let Ok(st) = std::fs::read_to_string(&status_file) {
+            if st.ends_with('\n') {
+                break st;
+            }
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "did not quit:\n{}",
             screen(&s)
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&status_file);
+    assert_eq!(status.trim(), "0", "exit status; screen:\n{}", screen(&s));
     // The alternate screen is gone: the pane shows the normal screen, not the table.
     let text = screen(&s);
     assert!(
