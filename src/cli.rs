@@ -45,6 +45,9 @@ pub enum Command {
     /// Headless sensor: analyse a live interface (-i) or replay a capture (-r) through the
     /// same pipeline, streaming findings to JSON lines and/or syslog until SIGINT/SIGTERM.
     Watch(Box<WatchArgs>),
+    /// Terminal UI: live sessions with their signing, encryption, guest and authentication
+    /// posture, findings and fixes, from an interface (-i) or a replayed capture (-r).
+    Tui(TuiArgs),
 }
 
 /// Where session keys come from. Both may be given; key material is never printed.
@@ -348,6 +351,46 @@ pub struct WatchArgs {
     pub summary_interval: Option<u64>,
 }
 
+/// `smbscope tui` options.
+#[derive(Debug, Default, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["interface", "read"])))]
+pub struct TuiArgs {
+    /// Capture live from this interface (`eth0`, `lo`, `any`).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Replay this capture file (pcap, pcapng, gzip), as fast as possible.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+
+    /// With -r: replay at capture speed.
+    #[arg(long, requires = "read")]
+    pub realtime: bool,
+
+    /// With -i: put the interface in promiscuous mode.
+    #[arg(long, requires = "interface")]
+    pub promisc: bool,
+
+    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
+    #[arg(long = "smb-port", value_name = "PORT")]
+    pub smb_ports: Vec<u16>,
+
+    /// Also treat this UDP port as SMB over QUIC (443 always is). Repeatable.
+    #[arg(long = "quic-port", value_name = "PORT")]
+    pub quic_ports: Vec<u16>,
+
+    /// Apply client mandates (signing, encryption), as for `analyze`.
+    #[arg(long, value_name = "LIST", value_parser = parse_mandates)]
+    pub require: Option<Mandates>,
+
+    /// Frames queued between the capture thread and the analysis.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub queue: usize,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -355,6 +398,7 @@ pub fn run() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Decrypt(args) => decrypt(&args),
         Command::Watch(args) => Ok(crate::sensor::watch(&args)),
+        Command::Tui(args) => Ok(crate::tui::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -34,4 +34,5 @@ pub mod quic;
 pub mod rules;
 pub mod sensor;
 pub mod smb;
+pub mod tui;
 pub mod wire;

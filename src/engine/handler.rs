@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use super::state::{self, ConnState, Family};
 use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
 use crate::capture::Timestamp;
-use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId};
+use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId, SessionRecord};
 use crate::flow::{Anomaly, CloseReason, Direction, FlowKey, StreamHandler};
 use crate::rules::{self, RuleId};
 
@@ -334,6 +334,14 @@ impl StreamHandler for SmbHandler {
             self.out.push_back(Record::Session(s.record(&conn)));
         }
     }
+}
+
+/// The records of a connection that is still open (`close` is `"open"`), with its sessions.
+pub(super) fn open_records(conn: &ConnState) -> (ConnectionRecord, Vec<SessionRecord>) {
+    let mut c = connection_record(conn, CloseReason::EndOfInput);
+    c.close = "open";
+    let sessions = conn.sessions.iter().map(|s| s.record(conn)).collect();
+    (c, sessions)
 }
 
 fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord {

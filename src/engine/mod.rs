@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::capture::{Frame, Timestamp};
 use crate::crypto::keys::KeyStore;
-use crate::event::{Record, Summary};
+use crate::event::{ConnectionRecord, Record, SessionRecord, Summary};
 use crate::flow::{self, Direction, FlowKey, Limits, SmbPorts, TcpTable};
 use crate::quic::keylog::KeyLog;
 use crate::rules::Mandates;
@@ -202,6 +202,22 @@ impl Engine {
         self.table.finish(ts);
         let h = self.table.handler_mut();
         self.quic.finish(h, ts);
+    }
+
+    /// The connections still open, with their sessions, as records (`close` is `"open"`):
+    /// a live view's picture of what is happening now (connection and session records
+    /// are otherwise only emitted when a connection ends). TCP connections that have not
+    /// carried SMB yet are left out. Costs a copy of every open connection's state: call it
+    /// a few times per second, not per frame.
+    pub fn snapshot(&self) -> Vec<(ConnectionRecord, Vec<SessionRecord>)> {
+        let tcp = self
+            .table
+            .conns()
+            .map(|c| &**c)
+            .filter(|c| !(c.family == state::Family::Unknown && c.messages == 0));
+        tcp.chain(self.quic.smb_conns())
+            .map(handler::open_records)
+            .collect()
     }
 
     /// Totals so far.

@@ -258,6 +258,11 @@ impl<H: StreamHandler> TcpTable<H> {
         self.stats.clone()
     }
 
+    /// The connection state of every open flow (in no particular order).
+    pub fn conns(&self) -> impl Iterator<Item = &H::Conn> {
+        self.flows.values().map(|f| &f.conn)
+    }
+
     /// Flows currently tracked.
     pub fn flow_count(&self) -> usize {
         self.flows.len()

@@ -132,6 +132,11 @@ pub struct QuicTable {
 }
 
 impl QuicTable {
+    /// The SMB state of every open QUIC connection that carries SMB.
+    pub fn smb_conns(&self) -> impl Iterator<Item = &ConnState> {
+        self.conns.values().filter_map(|c| c.smb.as_deref())
+    }
+
     pub fn new(ports: Vec<u16>, keylog: Arc<KeyLog>, max_conns: usize, idle_secs: u64) -> Self {
         QuicTable {
             conns: HashMap::new(),
