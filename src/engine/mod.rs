@@ -5,6 +5,7 @@
 mod auth;
 mod crypto;
 mod findings;
+mod fuzz;
 mod handler;
 mod protect;
 mod quic;
@@ -103,6 +104,7 @@ pub trait MessageTap {
     }
 }
 
+pub use fuzz::{fuzz_frames, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
 

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::err::packet::SliceError;
 use etherparse::{
-    EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
-    TransportSlice, UdpSlice, ip_number,
+    EtherType, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice,
+    ip_number,
 };
 
 use crate::wire::{Layer, ParseError};
@@ -240,6 +240,39 @@ fn not_ip<'a>() -> Packet<'a> {
     }
 }
 
+/// Walks the IPv6 extension headers in `exts` (the first one of type `next`), bounds-checking
+/// each, and tells whether the packet is not a non-first fragment (RFC 8200 §4.5: a Fragment
+/// header with a nonzero Fragment Offset). The walk stops at the end of `exts`, at a header that
+/// does not fit, or at a protocol that is not an extension header.
+fn ipv6_first_fragment(mut next: u8, mut exts: &[u8]) -> bool {
+    /// IPv6 extension header protocol numbers (IANA).
+    mod ext {
+        pub const HOP_BY_HOP: u8 = 0;
+        pub const ROUTING: u8 = 43;
+        pub const FRAGMENT: u8 = 44;
+        pub const AUTH: u8 = 51;
+        pub const DEST_OPTIONS: u8 = 60;
+    }
+    while let Some(&[nh, len, b2, b3]) = exts.first_chunk::<4>() {
+        let size = match next {
+            ext::HOP_BY_HOP | ext::ROUTING | ext::DEST_OPTIONS => (usize::from(len) + 1) * 8,
+            ext::FRAGMENT => {
+                // Fragment Offset: the top 13 bits of bytes 2..4.
+                if u16::from_be_bytes([b2, b3]) >> 3 != 0 {
+                    return false;
+                }
+                8
+            }
+            ext::AUTH => (usize::from(len) + 2) * 4,
+            _ => break,
+        };
+        let Some(rest) = exts.get(size..) else { break };
+        exts = rest;
+        next = nh;
+    }
+    true
+}
+
 /// etherparse's result to a [`Packet`]; `base` = frame offset of the sliced part.
 fn convert(p: LaxSlicedPacket<'_>, base: usize) -> Result<Packet<'_>, ParseError> {
     let (src, dst, payload, first_fragment) = match &p.net {
@@ -255,10 +288,13 @@ fn convert(p: LaxSlicedPacket<'_>, base: usize) -> Result<Packet<'_>, ParseError
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
             let h = ip.header();
-            let first = ip.extensions().clone().into_iter().all(|ext| match ext {
-                Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-                _ => true,
-            });
+            // Not etherparse's extension iterator: on a lax parse that stopped inside the
+            // extension chain it reads past the slice it was given (etherparse 0.21,
+            // `Ipv6ExtensionSliceIter::next`; found by the `engine` fuzz target).
+            let first = ip
+                .extensions()
+                .first_header()
+                .is_none_or(|first| ipv6_first_fragment(first.0, ip.extensions().slice()));
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),

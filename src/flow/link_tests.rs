@@ -360,3 +360,45 @@ fn random_bytes_never_panic() {
         let _ = decode(lt, &buf[..len]);
     }
 }
+
+/// Found by the `engine` fuzz target (fuzz/artifacts/engine/crash-c0da9fce…, a 165 KB frame
+/// sequence; these frames are the shape it reduces to): an IPv6 extension chain whose last
+/// header that parses names another extension header that is cut short or invalid. etherparse
+/// 0.21's lax parse keeps the headers before the bad one, and its `Ipv6ExtensionSliceIter`
+/// then reads the named next header past the end of the slice (`get_unchecked` out of bounds:
+/// a panic with debug assertions, an out-of-bounds read without). `decode` walks the chain
+/// itself now.
+#[test]
+fn ipv6_extension_chain_cut_inside_never_reads_past_it() {
+    let seg = tcp(50000, 445, 9, PSH_ACK, &[0x22; 8]);
+    let hop = |next: u8| vec![next, 0, 1, 4, 0, 0, 0, 0];
+    for (first, chain) in [
+        // Hop-by-hop naming a routing header that has 2 of its 8 bytes.
+        (0u8, [hop(43), vec![6, 0]].concat()),
+        // Hop-by-hop naming a second hop-by-hop (only allowed first).
+        (0, [hop(0), hop(6), seg.clone()].concat()),
+        // Destination options naming a fragment header cut to 3 bytes.
+        (60, [hop(44), vec![6, 0, 0]].concat()),
+        // Hop-by-hop naming an authentication header whose length runs past the packet.
+        (0, [hop(51), vec![6, 200, 0, 0, 0, 0, 0, 0]].concat()),
+        // Routing naming a fragment naming destination options cut short.
+        (
+            43,
+            [hop(44), vec![60, 0, 0, 0, 0, 0, 0, 1], vec![6]].concat(),
+        ),
+    ] {
+        let frame = ipv6(first, &chain);
+        for n in 0..=frame.len() {
+            for linktype in [dlt::RAW, dlt::IPV6] {
+                let _ = decode(linktype, &frame[..n]);
+            }
+        }
+    }
+    // A later fragment behind a hop-by-hop header is still recognised as one.
+    let mut later = hop(44);
+    later.extend_from_slice(&[6, 0, 0, 6 << 3, 0, 0, 0, 1]);
+    later.extend_from_slice(&seg[8..]);
+    let later_frame = ipv6(0, &later);
+    let later = decode(dlt::RAW, &later_frame).unwrap();
+    assert_eq!(later.transport, Transport::Other);
+}
