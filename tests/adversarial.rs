@@ -346,7 +346,12 @@ fn flow_flood_stays_at_the_cap() {
     let (c, s) = run.handshake(CPORT + 1, 1, 1);
     run.seg(false, CPORT + 1, c, s, false, &neg);
     let (recs, sum) = run.finish();
-    assert_eq!(sum.anomalies, full.anomalies, "{:?}", common::of_type(&recs, "anomaly"));
+    assert_eq!(
+        sum.anomalies,
+        full.anomalies,
+        "{:?}",
+        common::of_type(&recs, "anomaly")
+    );
     assert_eq!(sum.smb_messages, 1, "{sum:?}");
     assert!(start.elapsed() < Duration::from_secs(60));
 }
