@@ -153,7 +153,7 @@ pub enum Format {
     /// A human report: servers, their sessions, findings by severity.
     Text,
     /// JSON lines: one object per line, each with a "type" (connection, session, finding,
-    /// anomaly, summary).
+    /// event, quic, anomaly, summary).
     Json,
 }
 
