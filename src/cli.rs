@@ -101,6 +101,30 @@ impl KeyArgs {
         self.keys.is_empty() && self.credentials.is_empty() && self.keylog.is_empty()
     }
 
+    /// The engine settings every command shares: SMB ports (445 and 139 plus `smb_ports`), SMB
+    /// over QUIC ports (443 plus `quic_ports`), keys and credentials, and TLS secrets (key logs
+    /// and the Decryption Secrets Blocks of pcapng `inputs`). Callers add limits and mandates.
+    pub fn engine_config(
+        &self,
+        inputs: &[PathBuf],
+        smb_ports: &[u16],
+        quic_ports: &[u16],
+    ) -> Result<Config, String> {
+        let keys = self.load()?;
+        let keylog = self.load_keylog(inputs)?;
+        Ok(Config {
+            ports: smb_ports
+                .iter()
+                .fold(SmbPorts::default(), |ports, &p| ports.with(p)),
+            quic_ports: std::iter::once(443)
+                .chain(quic_ports.iter().copied())
+                .collect(),
+            keys: Arc::new(keys),
+            keylog: Arc::new(keylog),
+            ..Config::default()
+        })
+    }
+
     /// Reads the TLS key logs, plus the Decryption Secrets Blocks of pcapng `inputs`.
     /// Warnings go to stderr.
     pub fn load_keylog(&self, inputs: &[PathBuf]) -> Result<KeyLog, String> {
@@ -412,10 +436,6 @@ pub fn run() -> ExitCode {
 
 /// Runs `analyze`; returns the exit code.
 pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
-    let mut ports = SmbPorts::default();
-    for &p in &args.smb_ports {
-        ports = ports.with(p);
-    }
     let limits = Limits {
         idle_timeout_secs: args.idle_timeout,
         max_flows: args.max_flows,
@@ -423,30 +443,20 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         max_ooo_bytes: args.max_ooo_bytes,
         ..Limits::default()
     };
-    let store = match args.keys.load() {
-        Ok(s) => s,
+    let shared = match args
+        .keys
+        .engine_config(&args.files, &args.smb_ports, &args.quic_ports)
+    {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("smbscope: error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let keylog = match args.keys.load_keylog(&args.files) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("smbscope: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let mut quic_ports = vec![443];
-    quic_ports.extend(&args.quic_ports);
     let config = Config {
         limits,
-        ports,
         mandates: args.require.unwrap_or_default(),
-        keys: Arc::new(store),
-        keylog: Arc::new(keylog),
-        quic_ports,
-        ..Config::default()
+        ..shared
     };
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -610,30 +620,17 @@ pub fn decrypt(args: &DecryptArgs) -> io::Result<ExitCode> {
         eprintln!("smbscope: error: decrypt needs --keys FILE or --credentials FILE");
         return Ok(ExitCode::from(2));
     }
-    let store = match args.keys.load() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("smbscope: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let mut ports = SmbPorts::default();
-    for &p in &args.smb_ports {
-        ports = ports.with(p);
-    }
-    let keylog = match args.keys.load_keylog(std::slice::from_ref(&args.input)) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("smbscope: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let config = Config {
-        ports,
-        keys: Arc::new(store),
-        keylog: Arc::new(keylog),
-        ..Config::default()
-    };
+    let config =
+        match args
+            .keys
+            .engine_config(std::slice::from_ref(&args.input), &args.smb_ports, &[])
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("smbscope: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
     let mut cap = match OfflineCapture::open(&args.input) {
         Ok(c) => c,
         Err(e) => {

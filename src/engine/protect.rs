@@ -136,7 +136,7 @@ pub(crate) fn transform(
         }
         Decrypted::Failed(e) => {
             s.decrypted.failed += 1;
-            let (ok, failed) = (s.decrypted.ok, s.decrypted.failed);
+            let ok = s.decrypted.ok;
             let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
             let likely = if ok == 0 {
                 "a wrong key is likely"
@@ -158,7 +158,6 @@ pub(crate) fn transform(
                 ),
                 ts,
             );
-            let _ = failed;
         }
     }
     em.scratch.plain = plain;

@@ -553,7 +553,6 @@ fn count(
         .and_then(|t| s.tree(t))
         .is_some_and(|t| t.share_type == Some(1) && !t.encrypt_data);
     let unencrypted_now = data && tree_plain && !keyless && !s.encrypt_data && !transport_encrypted;
-    let _ = response;
     if unsigned_first {
         let setup = if s.state == SessionState::Unknown {
             " (its setup was not captured)"

@@ -47,7 +47,7 @@ use serde::Deserialize;
 
 use crate::capture::LiveOptions;
 use crate::cli::{KeyArgs, WatchArgs};
-use crate::flow::{Limits, SmbPorts};
+use crate::flow::Limits;
 use crate::rules::Mandates;
 
 /// Everything `watch` needs, after the command line and the file were combined and checked.
@@ -472,13 +472,6 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
 }
 
 impl WatchOptions {
-    /// The engine's SMB ports (445 and 139 plus `--smb-port`).
-    pub fn smb_port_set(&self) -> SmbPorts {
-        self.smb_ports
-            .iter()
-            .fold(SmbPorts::default(), |ports, &p| ports.with(p))
-    }
-
     /// Options given on the command line that the resolved setup ignores (e.g.
     /// `--dedupe-window` without any syslog output), by option name.
     pub fn ignored_options(&self, args: &WatchArgs) -> Vec<&'static str> {

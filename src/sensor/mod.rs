@@ -122,12 +122,14 @@ fn start(args: &WatchArgs) -> Result<(Sensor, CaptureThread), String> {
     if let Some(user) = &opts.user {
         privdrop::lookup(user)?;
     }
-    let keys = opts.keys.load()?;
+    // Key files are read now, before root is dropped.
     let replayed: Vec<std::path::PathBuf> = match &opts.source {
         config::Source::Replay { path, .. } => vec![path.clone()],
         config::Source::Live { .. } => Vec::new(),
     };
-    let keylog = opts.keys.load_keylog(&replayed)?;
+    let shared = opts
+        .keys
+        .engine_config(&replayed, &opts.smb_ports, &opts.quic_ports)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -148,14 +150,8 @@ fn start(args: &WatchArgs) -> Result<(Sensor, CaptureThread), String> {
     let outputs = Outputs::open(opts.jsonl.as_ref(), opts.syslog.as_ref())?;
     let config = Config {
         limits: opts.limits.clone(),
-        ports: opts.smb_port_set(),
         mandates: opts.mandates,
-        keys: Arc::new(keys),
-        keylog: Arc::new(keylog),
-        quic_ports: std::iter::once(443)
-            .chain(opts.quic_ports.iter().copied())
-            .collect(),
-        ..Config::default()
+        ..shared
     };
     let live = matches!(feed, Feed::Live(_));
     let capture = pipeline::spawn(feed, opts.queue, Arc::clone(&stop))

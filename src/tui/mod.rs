@@ -35,7 +35,6 @@ use crossterm::event::{self, Event};
 use crate::capture::{self, LiveOptions, OfflineCapture};
 use crate::cli::TuiArgs;
 use crate::engine::{Config, Engine};
-use crate::flow::SmbPorts;
 use crate::sensor::pipeline::{self, CaptureThread, Feed};
 use app::{App, Stats};
 
@@ -111,16 +110,10 @@ pub fn run(args: &TuiArgs) -> ExitCode {
 
 /// Checks the options, reads keys and opens the capture, before the screen is taken over.
 fn prepare(args: &TuiArgs) -> Result<(Engine, Feed, String), String> {
-    let keys = args.keys.load()?;
     let replayed: Vec<_> = args.read.iter().cloned().collect();
-    let keylog = args.keys.load_keylog(&replayed)?;
-    let ports = args
-        .smb_ports
-        .iter()
-        .fold(SmbPorts::default(), |p, &port| p.with(port));
-    let quic_ports: Vec<u16> = std::iter::once(443)
-        .chain(args.quic_ports.iter().copied())
-        .collect();
+    let shared = args
+        .keys
+        .engine_config(&replayed, &args.smb_ports, &args.quic_ports)?;
     let (feed, source) = match (&args.interface, &args.read) {
         (Some(iface), None) => {
             let lo = LiveOptions {
@@ -156,12 +149,8 @@ fn prepare(args: &TuiArgs) -> Result<(Engine, Feed, String), String> {
         _ => return Err("give exactly one of -i IFACE or -r FILE".into()),
     };
     let config = Config {
-        ports,
         mandates: args.require.unwrap_or_default(),
-        keys: Arc::new(keys),
-        keylog: Arc::new(keylog),
-        quic_ports,
-        ..Config::default()
+        ..shared
     };
     Ok((Engine::new(config), feed, source))
 }
