@@ -212,38 +212,40 @@ pub(crate) fn plaintext_rules(
     }
     let tree_encrypted = tid.and_then(|t| s.tree(t)).is_some_and(|t| t.encrypt_data);
     let must_encrypt = (s.encrypt_data || tree_encrypted) && cmd != Command::SESSION_SETUP;
+    let rule = if must_encrypt {
+        s.unencrypted_when_required += 1;
+        RuleId::UnencryptedWhenRequired
+    } else if signing_required && !h.is_signed() {
+        s.missing_signatures += 1;
+        RuleId::SignatureMissing
+    } else {
+        return;
+    };
+    // Per message: build the text only for the first occurrence, which is all that is reported.
+    if s.fired & rule.bit() != 0 {
+        return;
+    }
     let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
     let response = if h.is_response() {
         "response"
     } else {
         "request"
     };
-    let mut fire = Vec::new();
-    if must_encrypt {
-        s.unencrypted_when_required += 1;
+    let summary = if rule == RuleId::UnencryptedWhenRequired {
         let scope = if s.encrypt_data { "session" } else { "share" };
-        fire.push((
-            RuleId::UnencryptedWhenRequired,
-            format!(
-                "A plaintext {cmd} {response} on {who}'s session, whose {scope} requires \
-                 encryption (MessageId {})",
-                h.message_id()
-            ),
-        ));
-    } else if signing_required && !h.is_signed() {
-        s.missing_signatures += 1;
-        fire.push((
-            RuleId::SignatureMissing,
-            format!(
-                "An unsigned {cmd} {response} on {who}'s session, which requires signing \
-                 (MessageId {})",
-                h.message_id()
-            ),
-        ));
-    }
-    for (rule, summary) in fire {
-        session_rule(em, conn, sid, rule, Context::default(), summary, ts);
-    }
+        format!(
+            "A plaintext {cmd} {response} on {who}'s session, whose {scope} requires encryption \
+             (MessageId {})",
+            h.message_id()
+        )
+    } else {
+        format!(
+            "An unsigned {cmd} {response} on {who}'s session, which requires signing \
+             (MessageId {})",
+            h.message_id()
+        )
+    };
+    session_rule(em, conn, sid, rule, Context::default(), summary, ts);
 }
 
 /// Fires `signature.invalid` for session `sid`, judging from its tallies whether the key is
