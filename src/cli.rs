@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::capture::{CaptureError, OfflineCapture};
 use crate::crypto::keys::{self, KeyStore};
-use crate::engine::{Config, Engine};
+use crate::engine::{Config, Engine, ShardedEngine};
 use crate::event::{Record, Severity};
 use crate::flow::{Limits, SmbPorts};
 use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
@@ -213,9 +213,14 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout_secs)]
     pub idle_timeout: u64,
 
-    /// Most TCP flows tracked at once.
+    /// Most TCP flows tracked at once (shared out between the --jobs workers).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
     pub max_flows: usize,
+
+    /// Analysis threads: flows are sharded over N workers [default: one per CPU core, at
+    /// most 8]. -j1 analyses on the reading thread. The records are the same either way.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
 
     /// Largest SMB message buffered whole, in bytes (larger ones are analysed by their start).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message)]
@@ -464,8 +469,29 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Format::Text => Box::new(TextSink::new(out)),
         Format::Json => Box::new(JsonSink::new(out)),
     };
+    let jobs = match args.jobs {
+        Some(0) => {
+            eprintln!("smbscope: error: --jobs must be at least 1");
+            return Ok(ExitCode::from(2));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+    };
+    let engine = if jobs > 1 {
+        match ShardedEngine::new(config.clone(), jobs) {
+            Ok(e) => Analyzer::Sharded(e),
+            Err(e) => {
+                eprintln!(
+                    "smbscope: warning: cannot start {jobs} analysis threads ({e}); using one"
+                );
+                Analyzer::One(Engine::new(config))
+            }
+        }
+    } else {
+        Analyzer::One(Engine::new(config))
+    };
     let mut run = Run {
-        engine: Engine::new(config),
+        engine,
         worst: None,
         errors: Vec::new(),
         input_error: false,
@@ -479,7 +505,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     run.drain(sink.as_mut())?;
     let mut summary = run.engine.summary();
     summary.files = args.files.iter().map(|p| p.display().to_string()).collect();
-    summary.errors = run.errors;
+    for e in &summary.errors {
+        // Internal failures of an analysis worker: the report is incomplete.
+        eprintln!("smbscope: error: {e}");
+        run.input_error = true;
+    }
+    summary.errors.extend(run.errors);
     sink.finish(&summary)?;
     drop(sink);
     io::stdout().flush()?;
@@ -492,8 +523,45 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
 }
 
+/// One engine on this thread, or several sharded over worker threads (one value per run).
+#[allow(clippy::large_enum_variant)]
+enum Analyzer {
+    One(Engine),
+    Sharded(ShardedEngine),
+}
+
+impl Analyzer {
+    fn handle_frame(&mut self, frame: &crate::capture::Frame<'_>) {
+        match self {
+            Analyzer::One(e) => e.handle_frame(frame),
+            Analyzer::Sharded(e) => e.handle_frame(frame),
+        }
+    }
+
+    fn poll_record(&mut self) -> Option<Record> {
+        match self {
+            Analyzer::One(e) => e.poll_record(),
+            Analyzer::Sharded(e) => e.poll_record(),
+        }
+    }
+
+    fn finish(&mut self) {
+        match self {
+            Analyzer::One(e) => e.finish(),
+            Analyzer::Sharded(e) => e.finish(),
+        }
+    }
+
+    fn summary(&self) -> crate::event::Summary {
+        match self {
+            Analyzer::One(e) => e.summary(),
+            Analyzer::Sharded(e) => e.summary(),
+        }
+    }
+}
+
 struct Run {
-    engine: Engine,
+    engine: Analyzer,
     worst: Option<Severity>,
     errors: Vec<String>,
     input_error: bool,

@@ -155,3 +155,109 @@ fn several_files_are_one_run() {
     assert_eq!(summary["files"].as_array().map(Vec::len), Some(2));
     assert_eq!(summary["connections"], 2);
 }
+
+/// Every capture of `captures/` (with its keys or TLS key log), as argument lists.
+fn capture_runs() -> Vec<Vec<String>> {
+    let mut runs = Vec::new();
+    for dir in ["captures", "captures/quic"] {
+        let mut pcaps: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("captures dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+            .collect();
+        pcaps.sort();
+        for p in pcaps {
+            let mut args = vec!["analyze".to_owned(), "--format".into(), "json".into()];
+            for (ext, flag) in [("keys", "--keys"), ("keylog", "--keylog")] {
+                let side = p.with_extension(ext);
+                if side.exists() {
+                    args.push(flag.into());
+                    args.push(side.display().to_string());
+                }
+            }
+            args.push(p.display().to_string());
+            runs.push(args);
+        }
+    }
+    runs
+}
+
+fn json_with_jobs(args: &[String], jobs: &str) -> String {
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.insert(1, jobs);
+    let out = smbscope(&a);
+    assert_eq!(out.status.code(), Some(0), "{a:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn sorted_lines(s: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = s.lines().collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn sharded_analysis_gives_the_same_records_as_one_engine() {
+    let runs = capture_runs();
+    assert!(runs.len() >= 30, "captures/ has its scenarios");
+    // Every capture on its own, and all of them in one run (many flows over the shards).
+    let mut all = vec!["analyze".to_owned(), "--format".into(), "json".into()];
+    for r in &runs {
+        let f = r.last().expect("file");
+        if !f.contains("/quic/") {
+            all.push(f.clone());
+        }
+    }
+    for args in runs.iter().chain(std::iter::once(&all)) {
+        let one = json_with_jobs(args, "-j1");
+        assert!(one.lines().count() > 1, "{args:?} gave records");
+        for jobs in ["-j2", "-j3"] {
+            let many = json_with_jobs(args, jobs);
+            assert_eq!(
+                sorted_lines(&one),
+                sorted_lines(&many),
+                "{args:?} with {jobs}"
+            );
+            assert!(
+                many.lines()
+                    .last()
+                    .is_some_and(|l| l.contains("\"summary\"")),
+                "summary stays last"
+            );
+        }
+    }
+}
+
+#[test]
+fn sharded_output_does_not_depend_on_thread_timing() {
+    let args: Vec<String> = [
+        "analyze",
+        "--format",
+        "json",
+        "--keylog",
+        "captures/quic/quic-and-tcp445.keylog",
+        "captures/quic/quic-and-tcp445.pcap",
+        "captures/mixed.pcap",
+        "captures/smb311-default.pcap",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let first = json_with_jobs(&args, "-j2");
+    // tcp445.exposed pairs a QUIC and a TCP connection that land on different shards.
+    assert_eq!(first.matches("\"tcp445.exposed\"").count(), 1, "{first}");
+    for _ in 0..5 {
+        assert_eq!(first, json_with_jobs(&args, "-j2"));
+    }
+}
+
+#[test]
+fn jobs_zero_is_a_usage_error() {
+    let out = smbscope(&["analyze", "-j0", "captures/guest.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--jobs"),
+        "{}",
+        text(&out.stderr)
+    );
+}

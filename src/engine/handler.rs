@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::exposure::{Exposure, ExposureNote, Via, transport_finding};
 use super::state::{self, ConnState, Family};
 use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
 use crate::capture::Timestamp;
@@ -90,9 +91,10 @@ pub struct SmbHandler {
     pub(super) scratch: Scratch,
     pub(super) tap: Option<Box<dyn MessageTap>>,
     /// Servers seen with SMB on TCP/445, and with SMB over QUIC, for `tcp445.exposed`.
-    pub(super) tcp445_servers: Vec<std::net::IpAddr>,
-    pub(super) quic_servers: Vec<std::net::IpAddr>,
-    pub(super) exposed_fired: Vec<std::net::IpAddr>,
+    pub(super) exposure: Exposure,
+    /// When set, server sightings are queued here rather than judged (sharded analysis: the
+    /// merger judges them across shards). Drained after every frame.
+    pub(super) exposure_notes: Option<Vec<ExposureNote>>,
 }
 
 impl std::fmt::Debug for SmbHandler {
@@ -135,62 +137,44 @@ impl SmbHandler {
         summary: String,
         ts: Timestamp,
     ) {
-        let meta = rule.rule();
-        let (severity, mandate) =
-            rules::severity(rule, self.config.mandates, rules::Context::default());
-        *self.counters.findings.entry(severity.as_str()).or_default() += 1;
-        self.out.push_back(Record::Finding(Finding {
-            rule: meta.name,
-            severity,
-            event_id: meta.event_id,
-            client: key.client,
-            server: key.server,
-            session_id: None,
-            user: None,
+        let f = transport_finding(rule, self.config.mandates, key, server_name, summary, ts);
+        self.push_finding(f);
+    }
+
+    fn push_finding(&mut self, f: Finding) {
+        *self
+            .counters
+            .findings
+            .entry(f.severity.as_str())
+            .or_default() += 1;
+        self.out.push_back(Record::Finding(f));
+    }
+
+    /// A server answered SMB over QUIC, or a client dialled it on TCP/445: `tcp445.exposed`
+    /// when it has done both. With [`SmbHandler::exposure_notes`] set (sharded analysis) the
+    /// sighting is queued for the merger instead.
+    pub(crate) fn note_server(
+        &mut self,
+        ip: std::net::IpAddr,
+        via: Via,
+        key: &FlowKey,
+        server_name: Option<String>,
+        ts: Timestamp,
+    ) {
+        let note = ExposureNote {
+            ip,
+            via,
+            key: *key,
             server_name,
-            side: meta.side,
-            summary,
-            fix: meta.fix,
-            mandate,
-            ts: ts.as_secs_f64(),
-        }));
-    }
-
-    /// A server answered SMB over QUIC: `tcp445.exposed` if it also serves TCP/445.
-    pub(crate) fn note_quic_server(
-        &mut self,
-        ip: std::net::IpAddr,
-        key: &FlowKey,
-        name: Option<String>,
-        ts: Timestamp,
-    ) {
-        if !self.quic_servers.contains(&ip) && self.quic_servers.len() < 65_536 {
-            self.quic_servers.push(ip);
-        }
-        self.check_exposed(ip, key, name, ts);
-    }
-
-    fn check_exposed(
-        &mut self,
-        ip: std::net::IpAddr,
-        key: &FlowKey,
-        name: Option<String>,
-        ts: Timestamp,
-    ) {
-        if self.exposed_fired.contains(&ip)
-            || !self.quic_servers.contains(&ip)
-            || !self.tcp445_servers.contains(&ip)
-        {
+            ts,
+        };
+        if let Some(notes) = self.exposure_notes.as_mut() {
+            notes.push(note);
             return;
         }
-        self.exposed_fired.push(ip);
-        self.plain_finding(
-            RuleId::Tcp445Exposed,
-            key,
-            name,
-            format!("{ip} serves SMB over QUIC and also SMB on TCP/445"),
-            ts,
-        );
+        if let Some(f) = self.exposure.finding_for(&note, self.config.mandates) {
+            self.push_finding(f);
+        }
     }
 
     fn emitter(&mut self) -> Emitter<'_> {
@@ -211,11 +195,7 @@ impl StreamHandler for SmbHandler {
     fn open(&mut self, key: &FlowKey, ts: Timestamp, midstream: bool) -> Self::Conn {
         self.counters.connections += 1;
         if key.server.port() == 445 {
-            let ip = key.server.ip();
-            if !self.tcp445_servers.contains(&ip) && self.tcp445_servers.len() < 65_536 {
-                self.tcp445_servers.push(ip);
-            }
-            self.check_exposed(ip, key, None, ts);
+            self.note_server(key.server.ip(), Via::Tcp445, key, None, ts);
         }
         Box::new(ConnState::new(*key, ts, midstream))
     }

@@ -4,9 +4,11 @@
 
 mod auth;
 mod crypto;
+mod exposure;
 mod findings;
 mod fuzz;
 mod handler;
+mod parallel;
 mod protect;
 mod quic;
 mod session;
@@ -107,6 +109,7 @@ pub trait MessageTap {
 pub use fuzz::{fuzz_frames, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
+pub use parallel::ShardedEngine;
 
 /// The engine: frames in, records out.
 pub struct Engine {
@@ -147,9 +150,8 @@ impl Engine {
             counters: Counters::default(),
             scratch: Scratch::default(),
             tap: None,
-            tcp445_servers: Vec::new(),
-            quic_servers: Vec::new(),
-            exposed_fired: Vec::new(),
+            exposure: exposure::Exposure::default(),
+            exposure_notes: None,
         };
         Engine {
             table: TcpTable::new(handler, limits, ports),
@@ -189,6 +191,33 @@ impl Engine {
             let h = self.table.handler_mut();
             self.quic.expire(h, frame.ts);
             self.next_quic_expiry = frame.ts.saturating_add(std::time::Duration::from_secs(1));
+        }
+    }
+
+    /// Capture time reached `now` on the wire, maybe in frames this engine does not see (a
+    /// shard of a sharded analysis): runs the idle expiry that is due.
+    pub fn advance(&mut self, now: Timestamp) {
+        if now > self.last_ts {
+            self.last_ts = now;
+        }
+        self.table.tick(now);
+        if now >= self.next_quic_expiry {
+            let h = self.table.handler_mut();
+            self.quic.expire(h, now);
+            self.next_quic_expiry = now.saturating_add(std::time::Duration::from_secs(1));
+        }
+    }
+
+    /// Queues `tcp445.exposed` sightings for [`Engine::take_exposure_notes`] instead of
+    /// judging them here (sharded analysis).
+    pub(crate) fn defer_exposure(&mut self) {
+        self.table.handler_mut().exposure_notes = Some(Vec::new());
+    }
+
+    /// Moves the queued sightings (see [`Engine::defer_exposure`]) to `out`.
+    pub(crate) fn take_exposure_notes(&mut self, out: &mut Vec<exposure::ExposureNote>) {
+        if let Some(n) = self.table.handler_mut().exposure_notes.as_mut() {
+            out.append(n);
         }
     }
 

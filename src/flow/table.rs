@@ -316,6 +316,12 @@ impl<H: StreamHandler> TcpTable<H> {
         }
     }
 
+    /// Lets capture time advance to `now` without a packet: runs the periodic idle-expiry
+    /// scan if it is due (as [`TcpTable::handle_packet`] does).
+    pub fn tick(&mut self, now: Timestamp) {
+        self.maybe_expire(now);
+    }
+
     /// Runs [`TcpTable::expire`] when capture time passed the next check point.
     fn maybe_expire(&mut self, ts: Timestamp) {
         let interval = Duration::from_secs((self.limits.idle_timeout_secs / 10).max(1));

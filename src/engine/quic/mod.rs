@@ -444,7 +444,7 @@ impl QuicTable {
         if !self.smb_servers.contains(&ip) {
             self.smb_servers.push(ip);
         }
-        h.note_quic_server(ip, &key, name, ts);
+        h.note_server(ip, crate::engine::exposure::Via::Quic, &key, name, ts);
     }
 
     /// Closes connections idle for the idle timeout, as of `now`.

@@ -1,0 +1,622 @@
+//! Offline analysis on several cores: frames are sharded by flow over worker threads, each
+//! running its own [`Engine`], and their records are merged back into one deterministic stream.
+//!
+//! * **Sharding.** A TCP segment goes to the shard of its connection (a symmetric hash of both
+//!   endpoints); a QUIC datagram to the shard of its server endpoint, so a connection that
+//!   migrates to a new client address stays on one shard. Frames no shard would analyse
+//!   (other ports, other protocols) are counted and dropped by the reader.
+//! * **Order.** Every frame gets a sequence number; a record is tagged with the number of the
+//!   frame whose processing emitted it. The merger releases records in (frame, shard) order
+//!   once every shard has reported progress past that frame (its *watermark*), so output does
+//!   not depend on thread timing. Records emitted by idle expiry or at the end of input may
+//!   come out in a different place than with one engine; the records themselves are the same.
+//! * **Time.** Each batch carries the capture time read so far, so a shard that sees no frames
+//!   still expires idle flows on time, and the end-of-input close time is the same as with
+//!   one engine.
+//! * **Cross-shard posture.** `tcp445.exposed` pairs connections of different transports; the
+//!   shards report sightings and the merger judges them in frame order
+//!   ([`super::exposure`]).
+//! * **Bounds.** Each shard's input queue holds [`QUEUED_BATCHES`] batches of at most
+//!   [`BATCH_FRAMES`] frames or [`BATCH_BYTES`] bytes; the reader blocks when a queue is full,
+//!   so no shard gets more than a few batches ahead and the merger buffers little.
+//!   `Limits::max_flows` is split between the shards (with 25% slack for uneven hashing).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::exposure::{Exposure, ExposureNote};
+use super::{Config, Engine};
+use crate::capture::{Frame, Timestamp};
+use crate::event::{Record, Summary};
+use crate::flow::{self, SmbPorts, Transport};
+use crate::rules::Mandates;
+
+/// Frames per batch handed to a shard.
+pub const BATCH_FRAMES: usize = 1024;
+/// Captured bytes per batch handed to a shard.
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Batches queued per shard before the reader waits.
+pub const QUEUED_BATCHES: usize = 4;
+/// Every shard hears the capture time at least this often (in frames read)...
+const FLUSH_FRAMES: u32 = 4096;
+/// ...and of capture time.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    seq: u64,
+    ts: Timestamp,
+    linktype: i32,
+    start: usize,
+    len: usize,
+    orig_len: u32,
+}
+
+/// Frames for one shard, copied out of the capture buffer.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    frames: Vec<Meta>,
+    /// Every frame up to this sequence number that belongs to the shard is in this batch or
+    /// an earlier one.
+    watermark: u64,
+    /// Capture time read so far.
+    now: Timestamp,
+    /// The last batch: finish the engine.
+    finish: bool,
+}
+
+// Most items are records; boxing them would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Item {
+    Record(Record),
+    Note(Box<ExposureNote>),
+}
+
+/// What a shard sends back for each batch.
+struct Output {
+    worker: usize,
+    items: Vec<(u64, Item)>,
+    watermark: u64,
+    /// The batch, emptied, for reuse.
+    recycled: Option<Batch>,
+    /// Set with the last batch.
+    summary: Option<Summary>,
+    /// The worker stopped on an internal error.
+    error: Option<String>,
+}
+
+/// The sharded engine: the same frames in and records out as [`Engine`], on `jobs` threads.
+pub struct ShardedEngine {
+    inputs: Vec<Option<SyncSender<Batch>>>,
+    filling: Vec<Batch>,
+    pool: Vec<Batch>,
+    results: Receiver<Output>,
+    workers: Vec<JoinHandle<()>>,
+    queues: Vec<VecDeque<(u64, Item)>>,
+    watermarks: Vec<u64>,
+    ended: Vec<bool>,
+    ready: VecDeque<Record>,
+    seq: u64,
+    since_flush: u32,
+    last_flush: Timestamp,
+    last_ts: Timestamp,
+    bytes: u64,
+    undecodable: u64,
+    exposure: Exposure,
+    exposure_findings: BTreeMap<&'static str, u64>,
+    mandates: Mandates,
+    ports: SmbPorts,
+    quic_ports: Vec<u16>,
+    summaries: Vec<Summary>,
+    errors: Vec<String>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for ShardedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardedEngine")
+            .field("jobs", &self.inputs.len())
+            .field("frames", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShardedEngine {
+    /// Starts `jobs` (at least 2) worker threads, each with an engine configured from `config`.
+    /// Message taps are not supported (`decrypt` stays on one engine).
+    pub fn new(config: Config, jobs: usize) -> std::io::Result<ShardedEngine> {
+        let jobs = jobs.max(2);
+        let per_shard = config.limits.max_flows.div_ceil(jobs);
+        let (tx, results) = mpsc::channel();
+        let mut inputs = Vec::with_capacity(jobs);
+        let mut workers = Vec::with_capacity(jobs);
+        for id in 0..jobs {
+            let mut shard = config.clone();
+            shard.limits.max_flows = per_shard.saturating_add(per_shard / 4).max(1);
+            let (in_tx, in_rx) = mpsc::sync_channel(QUEUED_BATCHES);
+            let out = tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("smbscope-shard-{id}"))
+                .spawn(move || {
+                    let mut engine = Engine::new(shard);
+                    engine.defer_exposure();
+                    work(id, engine, &in_rx, &out);
+                })?;
+            inputs.push(Some(in_tx));
+            workers.push(handle);
+        }
+        Ok(ShardedEngine {
+            inputs,
+            filling: (0..jobs).map(|_| Batch::default()).collect(),
+            pool: Vec::new(),
+            results,
+            workers,
+            queues: (0..jobs).map(|_| VecDeque::new()).collect(),
+            watermarks: vec![0; jobs],
+            ended: vec![false; jobs],
+            ready: VecDeque::new(),
+            seq: 0,
+            since_flush: 0,
+            last_flush: Timestamp::default(),
+            last_ts: Timestamp::default(),
+            bytes: 0,
+            undecodable: 0,
+            exposure: Exposure::default(),
+            exposure_findings: BTreeMap::new(),
+            mandates: config.mandates,
+            ports: config.ports,
+            quic_ports: config.quic_ports,
+            summaries: Vec::new(),
+            errors: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// Worker threads.
+    pub fn jobs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Feeds one captured frame (copied; the caller's buffer is free on return).
+    pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        if self.finished {
+            return;
+        }
+        self.seq += 1;
+        self.bytes += frame.data.len() as u64;
+        self.last_ts = self.last_ts.max(frame.ts);
+        match flow::decode(frame.linktype, frame.data) {
+            Ok(pkt) => {
+                if let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) {
+                    let shard = (h % self.inputs.len() as u64) as usize;
+                    self.push(shard, frame);
+                }
+            }
+            Err(_) => self.undecodable += 1,
+        }
+        self.since_flush += 1;
+        if self.since_flush >= FLUSH_FRAMES
+            || frame.ts >= self.last_flush.saturating_add(FLUSH_INTERVAL)
+        {
+            self.flush_all(false);
+        }
+        self.collect(false);
+    }
+
+    /// The next record in merged order, if one is ready.
+    #[must_use]
+    pub fn poll_record(&mut self) -> Option<Record> {
+        self.ready.pop_front()
+    }
+
+    /// End of input: the shards finish their flows; every remaining record becomes ready.
+    /// Waits for the workers.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.flush_all(true);
+        for input in &mut self.inputs {
+            *input = None;
+        }
+        self.collect(true);
+        for (w, ended) in self.ended.iter_mut().enumerate() {
+            if !*ended {
+                *ended = true;
+                self.watermarks[w] = u64::MAX;
+                self.errors
+                    .push(format!("internal error: analysis worker {w} stopped early"));
+            }
+        }
+        self.merge();
+        for h in self.workers.drain(..) {
+            if h.join().is_err() {
+                self.errors
+                    .push("internal error: an analysis worker panicked".to_owned());
+            }
+        }
+    }
+
+    /// Totals so far (complete after [`ShardedEngine::finish`]). Internal worker failures are
+    /// listed in `errors`.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            files: Vec::new(),
+            frames: self.seq,
+            bytes: self.bytes,
+            connections: 0,
+            sessions: 0,
+            smb_messages: 0,
+            findings: self.exposure_findings.clone(),
+            anomalies: BTreeMap::new(),
+            undecodable_frames: self.undecodable,
+            errors: self.errors.clone(),
+        };
+        for w in &self.summaries {
+            s.connections += w.connections;
+            s.sessions += w.sessions;
+            s.smb_messages += w.smb_messages;
+            for (k, v) in &w.findings {
+                *s.findings.entry(k).or_default() += v;
+            }
+            for (k, v) in &w.anomalies {
+                *s.anomalies.entry(k).or_default() += v;
+            }
+            s.undecodable_frames += w.undecodable_frames;
+            s.errors.extend(w.errors.iter().cloned());
+        }
+        s
+    }
+
+    fn push(&mut self, shard: usize, frame: &Frame<'_>) {
+        let b = &mut self.filling[shard];
+        b.frames.push(Meta {
+            seq: self.seq,
+            ts: frame.ts,
+            linktype: frame.linktype,
+            start: b.data.len(),
+            len: frame.data.len(),
+            orig_len: frame.orig_len,
+        });
+        b.data.extend_from_slice(frame.data);
+        if b.frames.len() >= BATCH_FRAMES || b.data.len() >= BATCH_BYTES {
+            self.send(shard, false);
+        }
+    }
+
+    /// Hands the shard its batch (even an empty one: it carries the watermark and the time).
+    fn send(&mut self, shard: usize, finish: bool) {
+        let fresh = self.pool.pop().unwrap_or_default();
+        let mut batch = std::mem::replace(&mut self.filling[shard], fresh);
+        batch.watermark = self.seq;
+        batch.now = self.last_ts;
+        batch.finish = finish;
+        if let Some(input) = &self.inputs[shard] {
+            if input.send(batch).is_err() {
+                // The worker stopped; its error arrives through the results channel.
+                self.inputs[shard] = None;
+            }
+        }
+    }
+
+    fn flush_all(&mut self, finish: bool) {
+        for shard in 0..self.inputs.len() {
+            self.send(shard, finish);
+        }
+        self.since_flush = 0;
+        self.last_flush = self.last_ts;
+    }
+
+    /// Takes what the workers sent; with `block`, until every worker has ended.
+    fn collect(&mut self, block: bool) {
+        let mut got = false;
+        loop {
+            let out = if block {
+                if self.ended.iter().all(|e| *e) {
+                    break;
+                }
+                match self.results.recv() {
+                    Ok(o) => o,
+                    Err(_) => break,
+                }
+            } else {
+                match self.results.try_recv() {
+                    Ok(o) => o,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            };
+            got = true;
+            self.absorb(out);
+        }
+        if got {
+            self.merge();
+        }
+    }
+
+    fn absorb(&mut self, out: Output) {
+        let w = out.worker;
+        self.queues[w].extend(out.items);
+        self.watermarks[w] = self.watermarks[w].max(out.watermark);
+        if let Some(mut b) = out.recycled {
+            if self.pool.len() < 2 * self.inputs.len() + 2 {
+                b.data.clear();
+                b.frames.clear();
+                b.finish = false;
+                self.pool.push(b);
+            }
+        }
+        if let Some(s) = out.summary {
+            self.summaries.push(s);
+            self.ended[w] = true;
+            self.watermarks[w] = u64::MAX;
+        }
+        if let Some(e) = out.error {
+            self.errors.push(e);
+            self.ended[w] = true;
+            self.watermarks[w] = u64::MAX;
+            self.inputs[w] = None;
+        }
+    }
+
+    /// Releases every queued item that no shard can precede any more, in (frame, shard) order.
+    fn merge(&mut self) {
+        let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
+        loop {
+            let mut best: Option<(u64, usize)> = None;
+            for (w, q) in self.queues.iter().enumerate() {
+                if let Some(&(seq, _)) = q.front() {
+                    if seq <= low && best.is_none_or(|(b, _)| seq < b) {
+                        best = Some((seq, w));
+                    }
+                }
+            }
+            let Some((_, w)) = best else { break };
+            let Some((_, item)) = self.queues[w].pop_front() else {
+                break;
+            };
+            match item {
+                Item::Record(r) => self.ready.push_back(r),
+                Item::Note(n) => {
+                    if let Some(f) = self.exposure.finding_for(&n, self.mandates) {
+                        *self
+                            .exposure_findings
+                            .entry(f.severity.as_str())
+                            .or_default() += 1;
+                        self.ready.push_back(Record::Finding(f));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ShardedEngine {
+    fn drop(&mut self) {
+        // Closing the inputs ends the workers; detach rather than wait on a panic path.
+        for input in &mut self.inputs {
+            *input = None;
+        }
+    }
+}
+
+/// A worker: runs its engine over each batch and reports the tagged records.
+fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Output>) {
+    let mut notes = Vec::new();
+    while let Ok(mut batch) = input.recv() {
+        let mut items = Vec::new();
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            for m in &batch.frames {
+                let frame = Frame {
+                    ts: m.ts,
+                    linktype: m.linktype,
+                    data: batch.data.get(m.start..m.start + m.len).unwrap_or_default(),
+                    orig_len: m.orig_len,
+                };
+                engine.handle_frame(&frame);
+                drain(&mut engine, m.seq, &mut items, &mut notes);
+            }
+            engine.advance(batch.now);
+            drain(&mut engine, batch.watermark, &mut items, &mut notes);
+            if batch.finish {
+                engine.finish();
+                drain(&mut engine, u64::MAX, &mut items, &mut notes);
+                Some(engine.summary())
+            } else {
+                None
+            }
+        }));
+        let finish = batch.finish;
+        batch.data.clear();
+        batch.frames.clear();
+        let (summary, error) = match run {
+            Ok(s) => (s, None),
+            Err(_) => (
+                None,
+                Some(format!(
+                    "internal error: analysis worker {id} failed; its flows are incomplete"
+                )),
+            ),
+        };
+        let failed = error.is_some();
+        let sent = out.send(Output {
+            worker: id,
+            items,
+            watermark: batch.watermark,
+            recycled: Some(batch),
+            summary,
+            error,
+        });
+        if sent.is_err() || failed || finish {
+            return;
+        }
+    }
+}
+
+fn drain(
+    engine: &mut Engine,
+    seq: u64,
+    items: &mut Vec<(u64, Item)>,
+    notes: &mut Vec<ExposureNote>,
+) {
+    while let Some(r) = engine.poll_record() {
+        items.push((seq, Item::Record(r)));
+    }
+    engine.take_exposure_notes(notes);
+    items.extend(notes.drain(..).map(|n| (seq, Item::Note(Box::new(n)))));
+}
+
+/// Which shard a packet belongs to (a hash; `None` when no engine would look at it).
+fn shard_hash(pkt: &flow::Packet<'_>, ports: &SmbPorts, quic_ports: &[u16]) -> Option<u64> {
+    match &pkt.transport {
+        Transport::Tcp(seg) => {
+            if !ports.contains(seg.src_port) && !ports.contains(seg.dst_port) {
+                return None;
+            }
+            let a = endpoint_hash(SocketAddr::new(pkt.src, seg.src_port));
+            let b = endpoint_hash(SocketAddr::new(pkt.dst, seg.dst_port));
+            Some(mix(a.min(b), a.max(b)))
+        }
+        Transport::Udp {
+            src_port, dst_port, ..
+        } => {
+            let src = SocketAddr::new(pkt.src, *src_port);
+            let dst = SocketAddr::new(pkt.dst, *dst_port);
+            match (quic_ports.contains(src_port), quic_ports.contains(dst_port)) {
+                (false, false) => None,
+                (false, true) => Some(endpoint_hash(dst)),
+                (true, false) => Some(endpoint_hash(src)),
+                (true, true) => {
+                    let (a, b) = (endpoint_hash(src), endpoint_hash(dst));
+                    Some(mix(a.min(b), a.max(b)))
+                }
+            }
+        }
+        Transport::Other => None,
+    }
+}
+
+fn endpoint_hash(ep: SocketAddr) -> u64 {
+    let ip = match ep.ip() {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    mix(mix(ip as u64, (ip >> 64) as u64), u64::from(ep.port()))
+}
+
+/// A 64-bit mixing step (multiply-xorshift); deterministic, so sharding is the same each run.
+fn mix(h: u64, v: u64) -> u64 {
+    let x = (h ^ v.rotate_left(32))
+        .wrapping_add(v)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::TcpSeg;
+
+    fn tcp(src: &str, sp: u16, dst: &str, dp: u16) -> flow::Packet<'static> {
+        flow::Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Tcp(TcpSeg {
+                src_port: sp,
+                dst_port: dp,
+                seq: 0,
+                ack: 0,
+                syn: false,
+                ack_flag: true,
+                fin: false,
+                rst: false,
+                payload: &[],
+            }),
+            truncated: false,
+        }
+    }
+
+    fn udp(src: &str, sp: u16, dst: &str, dp: u16) -> flow::Packet<'static> {
+        flow::Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Udp {
+                src_port: sp,
+                dst_port: dp,
+                payload: &[],
+            },
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_share_a_shard() {
+        let ports = SmbPorts::default();
+        let q = [443];
+        let a = shard_hash(&tcp("10.0.0.1", 50000, "10.0.0.2", 445), &ports, &q);
+        let b = shard_hash(&tcp("10.0.0.2", 445, "10.0.0.1", 50000), &ports, &q);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        let c = shard_hash(&tcp("fe80::1", 50000, "fe80::2", 445), &ports, &q);
+        assert_eq!(
+            c,
+            shard_hash(&tcp("fe80::2", 445, "fe80::1", 50000), &ports, &q)
+        );
+        // Not SMB: dropped by the reader.
+        assert_eq!(
+            shard_hash(&tcp("10.0.0.1", 50000, "10.0.0.2", 80), &ports, &q),
+            None
+        );
+        assert_eq!(
+            shard_hash(&udp("10.0.0.1", 5353, "10.0.0.2", 53), &ports, &q),
+            None
+        );
+    }
+
+    #[test]
+    fn a_migrating_quic_client_stays_on_its_servers_shard() {
+        let ports = SmbPorts::default();
+        let q = [443];
+        let first = shard_hash(&udp("10.0.0.1", 50000, "10.0.0.9", 443), &ports, &q);
+        let moved = shard_hash(&udp("10.0.0.77", 61000, "10.0.0.9", 443), &ports, &q);
+        let back = shard_hash(&udp("10.0.0.9", 443, "10.0.0.77", 61000), &ports, &q);
+        assert!(first.is_some());
+        assert_eq!(first, moved);
+        assert_eq!(first, back);
+    }
+
+    #[test]
+    fn flows_spread_over_shards() {
+        let ports = SmbPorts::default();
+        let mut counts = [0u32; 2];
+        for i in 0..10_000u32 {
+            let src = std::net::Ipv4Addr::from(0x0a00_0000 | (i >> 8)).to_string();
+            let h = shard_hash(
+                &tcp(&src, 40000 + (i % 256) as u16, "10.9.9.9", 445),
+                &ports,
+                &[],
+            )
+            .unwrap();
+            counts[(h % 2) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 4_500), "{counts:?}");
+    }
+
+    #[test]
+    fn empty_input_finishes_with_an_empty_summary() {
+        let mut e = ShardedEngine::new(Config::default(), 2).unwrap();
+        assert_eq!(e.jobs(), 2);
+        e.finish();
+        e.finish();
+        assert!(e.poll_record().is_none());
+        let s = e.summary();
+        assert_eq!((s.frames, s.connections), (0, 0));
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+    }
+}
