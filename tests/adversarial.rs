@@ -15,7 +15,7 @@ use etherparse::PacketBuilder;
 use serde_json::Value;
 use smbscope::capture::{Frame, Timestamp};
 use smbscope::crypto::keys::{KeyStore, parse_keys};
-use smbscope::engine::{Config, Engine, analyze_file};
+use smbscope::engine::{Config, Engine, ShardedEngine, analyze_file};
 use smbscope::event::{Record, Summary};
 use smbscope::flow::{Limits, dlt};
 
@@ -354,6 +354,57 @@ fn flow_flood_stays_at_the_cap() {
     );
     assert_eq!(sum.smb_messages, 1, "{sum:?}");
     assert!(start.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn flow_flood_on_sharded_workers_stays_bounded() {
+    const CAP: usize = 1000;
+    let mut e = ShardedEngine::new(
+        Config {
+            limits: Limits {
+                max_flows: CAP,
+                ..Limits::default()
+            },
+            ..Config::default()
+        },
+        2,
+    )
+    .expect("threads start");
+    let mut records = 0u64;
+    let mut ts = Timestamp(1_700_000_000_000_000_000);
+    for i in 0..100_000u32 {
+        let dst = [10, 2, (i >> 16) as u8, (i >> 8) as u8];
+        let port = 1024 + (i % 60_000) as u16;
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(CLIENT, dst, 64)
+            .tcp(port, 445, i, 65_535)
+            .syn();
+        let mut f = Vec::with_capacity(b.size(0));
+        b.write(&mut f, &[]).expect("a Vec grows");
+        ts = Timestamp(ts.0 + 1_000);
+        e.handle_frame(&Frame {
+            ts,
+            linktype: dlt::EN10MB,
+            data: &f,
+            orig_len: f.len() as u32,
+        });
+        while e.poll_record().is_some() {
+            records += 1;
+        }
+    }
+    e.finish();
+    while e.poll_record().is_some() {
+        records += 1;
+    }
+    let sum = e.summary();
+    // Each of the 2 shards holds at most CAP/2 flows plus 25% slack; the rest are refused
+    // and reported.
+    let held = sum.frames - anomalies(&sum, "flow_table_full");
+    assert!(held <= (CAP as u64 / 2) * 5 / 4 * 2, "{sum:?}");
+    assert!(held >= CAP as u64 / 2, "{sum:?}");
+    assert_eq!(sum.frames, 100_000);
+    assert!(sum.errors.is_empty(), "{:?}", sum.errors);
+    assert!(records >= anomalies(&sum, "flow_table_full") / 2, "{records}");
 }
 
 #[test]
