@@ -200,6 +200,10 @@ setup_work() {
         printf 'smbscope capture test file, line %s: the quick brown fox jumps..\n' "$i"
     done >"$WORK/client/hello.txt"
     cp "$WORK/client/hello.txt" "$WORK/client/guest.txt"
+    # 1 MiB of random bytes for the bulk-transfer scenarios (random, so that
+    # nothing on the way can compress it; the pcap is committed, so the bytes
+    # need not be reproducible).
+    head -c 1048576 /dev/urandom >"$WORK/client/bulk.bin"
     cat >"$WORK/client.conf" <<EOF
 [global]
 	workgroup = $DOMAIN
@@ -351,11 +355,11 @@ start_capture() { # start_capture FILE
 
 # Scenario definition state (set by the helpers below).
 NAME= DESC= PROFILE= TARGET= SHARE= LOGIN= PASS= USERNAME= CMDS= EXPECT_RC=
-CLIENT=() CRED=() EXPECT=() ENVV=()
+CLIENT=() CRED=() EXPECT=() ENVV=() ROUNDTRIP=()
 
 scenario() { # scenario NAME DESCRIPTION
     NAME=$1 DESC=$2 PROFILE=default TARGET= SHARE= LOGIN= PASS= USERNAME= CMDS= EXPECT_RC=0
-    CLIENT=() CRED=() EXPECT=() ENVV=()
+    CLIENT=() CRED=() EXPECT=() ENVV=() ROUNDTRIP=()
 }
 server()   { PROFILE=$1; }
 share()    { SHARE=$1; TARGET="//$HOST/$1"; }
@@ -364,6 +368,7 @@ client()   { CLIENT+=("$@"); }
 commands() { CMDS=$1; }
 expect()   { EXPECT+=("$@"); }
 fails()    { EXPECT_RC=1; }
+roundtrip() { ROUNDTRIP=("$1" "$2"); } # roundtrip SENT FETCHED: local files that must be equal afterwards
 login() { # login USER [PASSWORD]: DOMAIN\USER%PASSWORD logon
     USERNAME=$1
     case $1 in alice) PASS=$ALICE_PASS ;; bob) PASS=$BOB_PASS ;; *) die "no password for $1" ;; esac
@@ -382,8 +387,10 @@ login_anonymous() { # real anonymous NTLMSSP: empty user, empty password
     CRED=(-U '%')
 }
 
-# Commands (smbclient -c).  Keep files small so captures stay small.
+# Commands (smbclient -c).  Keep files small so captures stay small; only the
+# bulk-transfer scenarios move the 1 MiB bulk.bin (pcaps of 2-3 MB).
 RW_CMDS='put hello.txt; ls; get hello.txt hello.back; mkdir newdir; ls newdir\*; rmdir newdir; del hello.txt'
+BULK_CMDS='put bulk.bin; get bulk.bin bulk.back; del bulk.bin'
 
 extract_keys() { # extract_keys LOG OUT: keep only smbclient's key-dump lines
     grep -E '^(debug encryption: dumping generated session keys|(Session Id|Session Key|Signing Key|App Key|ServerIn Key|ServerOut Key) *\[[0-9A-Fa-f]{4}\]|[[:space:]]*\[[0-9A-Fa-f]{4}\] ([0-9A-Fa-f]{2} ))' "$1" >"$2" || true
@@ -416,6 +423,7 @@ run() {
     for attempt in 1 2 3; do
         log "scenario $NAME (attempt $attempt): smbclient $TARGET ${CLIENT[*]}"
         start_capture "$pcap"
+        ((${#ROUNDTRIP[@]})) && rm -f "$WORK/client/${ROUNDTRIP[1]}"
         rc=0
         (cd "$WORK/client" && env ${ENVV[@]+"${ENVV[@]}"} timeout 30 smbclient -s "$WORK/client.conf" "$TARGET" \
             ${CRED[@]+"${CRED[@]}"} ${CLIENT[@]+"${CLIENT[@]}"} \
@@ -435,6 +443,11 @@ run() {
         break
     done
     ((attempt <= 3)) || die "scenario $NAME: no clean capture after 3 attempts"
+    if ((${#ROUNDTRIP[@]})); then
+        cmp -s "$WORK/client/${ROUNDTRIP[0]}" "$WORK/client/${ROUNDTRIP[1]}" \
+            || die "scenario $NAME: ${ROUNDTRIP[1]} (fetched back) differs from ${ROUNDTRIP[0]} (sent)"
+        rm -f "$WORK/client/${ROUNDTRIP[1]}"
+    fi
 
     rm -f "$OUT_DIR/$NAME".{pcap,keys,credentials,expected.json}
     extract_keys "$clog" "$WORK/$NAME.keys"
@@ -629,6 +642,30 @@ target "//localhost/data"; login alice
 client -I "$HOST" -m SMB3_11 --option='client signing=required'
 commands "$RW_CMDS"
 expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC
+run
+
+# ---- Bulk transfers (for throughput benchmarks) --------------------------------
+# put + get of the 1 MiB bulk.bin: WRITE requests and READ responses of up to
+# smbclient's I/O size, each spanning many TCP segments.
+scenario smb311-enc-bulk "SMB 3.1.1, client requires encryption with AES-128-GCM; put and get of a 1 MiB random file (large TRANSFORM messages)"
+share data; login alice
+client -m SMB3_11 --option='client smb encrypt=required' --option='client smb3 encryption algorithms=aes-128-gcm'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=true cipher=AES-128-GCM signing_algorithm=AES-128-GMAC encrypted=true
+run
+
+scenario smb311-signed-bulk "SMB 3.1.1, client requires signing (AES-128-GMAC); put and get of a 1 MiB random file (large signed messages)"
+share data; login alice
+client -m SMB3_11 --option='client signing=required'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC signing_everywhere=true
+run
+
+scenario smb311-unsigned-bulk "SMB 3.1.1, client signing disabled, cleartext; put and get of a 1 MiB random file (file I/O unsigned)"
+share data; login alice
+client -m SMB3_11 --option='client signing=disabled'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=false signing_algorithm=AES-128-GMAC signing_everywhere=false encrypted=false
 run
 }
 
