@@ -322,6 +322,11 @@ def pcap_connections(path):
             segs.setdefault((ip[12:16], sport, ip[16:20], dport), []).append((seq, payload))
     conns = {}
     for (sip, sp, dip, dp), lst in segs.items():
+        # Sequence numbers relative to the first segment, so that a stream
+        # whose 32-bit sequence number wraps (more likely with the 1 MiB bulk
+        # transfers) still reassembles.
+        isn = lst[0][0]
+        lst = [((seq - isn) & 0xFFFFFFFF, pl) for seq, pl in lst]
         buf, nxt = bytearray(), None
         for seq, pl in lst:
             if nxt is None:

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Generate real SMB traffic captures for smbscope's tests.
 #
-#   sudo bash captures/generate.sh
+#   sudo bash captures/generate.sh                      # every scenario
+#   sudo bash captures/generate.sh --only NAME[,NAME...]  # just these scenarios
+#   bash captures/generate.sh --list                      # print the scenario names
+#
+# --only (repeatable, or SMBSCOPE_CAPTURE_ONLY=NAME,NAME) regenerates the named
+# scenarios and leaves every other committed file alone; mixed.pcap is rebuilt
+# only when one of its parts was regenerated.  Unknown names are an error.
 #
 # Runs a private Samba server on 127.0.0.1:445 (its own smb.conf, passdb, lock,
 # state and cache directories under a work dir; /etc/samba is never touched),
@@ -15,6 +21,20 @@
 # See captures/README.md.  Needs root (port 445, useradd, tcpdump).
 set -euo pipefail
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
+
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
+ONLY=() LIST_ONLY=0
+IFS=, read -r -a ONLY <<<"${SMBSCOPE_CAPTURE_ONLY:-}"
+while (($#)); do
+    case $1 in
+        --only)   [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+                  IFS=, read -r -a more <<<"$2"; ONLY+=(${more[@]+"${more[@]}"}); shift 2 ;;
+        --only=*) IFS=, read -r -a more <<<"${1#--only=}"; ONLY+=(${more[@]+"${more[@]}"}); shift ;;
+        --list)   LIST_ONLY=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) printf 'generate.sh: unknown argument %s\n' "$1" >&2; usage >&2; exit 2 ;;
+    esac
+done
 
 OUT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CHECKER="$OUT_DIR/check_capture.py"
@@ -30,8 +50,6 @@ DOMAIN=SMBSCOPE
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf 'generate.sh: error: %s\n' "$*" >&2; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "run as root (needs port 445, useradd and tcpdump): sudo bash $0"
 
 # Files end up owned by whoever invoked us (sudo user, else the repo owner).
 OWNER_UID=${SUDO_UID:-$(stat -c %u "$OUT_DIR/..")}
@@ -182,6 +200,10 @@ setup_work() {
         printf 'smbscope capture test file, line %s: the quick brown fox jumps..\n' "$i"
     done >"$WORK/client/hello.txt"
     cp "$WORK/client/hello.txt" "$WORK/client/guest.txt"
+    # 1 MiB of random bytes for the bulk-transfer scenarios (random, so that
+    # nothing on the way can compress it; the pcap is committed, so the bytes
+    # need not be reproducible).
+    head -c 1048576 /dev/urandom >"$WORK/client/bulk.bin"
     cat >"$WORK/client.conf" <<EOF
 [global]
 	workgroup = $DOMAIN
@@ -333,11 +355,11 @@ start_capture() { # start_capture FILE
 
 # Scenario definition state (set by the helpers below).
 NAME= DESC= PROFILE= TARGET= SHARE= LOGIN= PASS= USERNAME= CMDS= EXPECT_RC=
-CLIENT=() CRED=() EXPECT=() ENVV=()
+CLIENT=() CRED=() EXPECT=() ENVV=() ROUNDTRIP=()
 
 scenario() { # scenario NAME DESCRIPTION
     NAME=$1 DESC=$2 PROFILE=default TARGET= SHARE= LOGIN= PASS= USERNAME= CMDS= EXPECT_RC=0
-    CLIENT=() CRED=() EXPECT=() ENVV=()
+    CLIENT=() CRED=() EXPECT=() ENVV=() ROUNDTRIP=()
 }
 server()   { PROFILE=$1; }
 share()    { SHARE=$1; TARGET="//$HOST/$1"; }
@@ -346,6 +368,7 @@ client()   { CLIENT+=("$@"); }
 commands() { CMDS=$1; }
 expect()   { EXPECT+=("$@"); }
 fails()    { EXPECT_RC=1; }
+roundtrip() { ROUNDTRIP=("$1" "$2"); } # roundtrip SENT FETCHED: local files that must be equal afterwards
 login() { # login USER [PASSWORD]: DOMAIN\USER%PASSWORD logon
     USERNAME=$1
     case $1 in alice) PASS=$ALICE_PASS ;; bob) PASS=$BOB_PASS ;; *) die "no password for $1" ;; esac
@@ -364,8 +387,10 @@ login_anonymous() { # real anonymous NTLMSSP: empty user, empty password
     CRED=(-U '%')
 }
 
-# Commands (smbclient -c).  Keep files small so captures stay small.
+# Commands (smbclient -c).  Keep files small so captures stay small; only the
+# bulk-transfer scenarios move the 1 MiB bulk.bin (pcaps of 2-3 MB).
 RW_CMDS='put hello.txt; ls; get hello.txt hello.back; mkdir newdir; ls newdir\*; rmdir newdir; del hello.txt'
+BULK_CMDS='put bulk.bin; get bulk.bin bulk.back; del bulk.bin'
 
 extract_keys() { # extract_keys LOG OUT: keep only smbclient's key-dump lines
     grep -E '^(debug encryption: dumping generated session keys|(Session Id|Session Key|Signing Key|App Key|ServerIn Key|ServerOut Key) *\[[0-9A-Fa-f]{4}\]|[[:space:]]*\[[0-9A-Fa-f]{4}\] ([0-9A-Fa-f]{2} ))' "$1" >"$2" || true
@@ -380,14 +405,25 @@ shell_words() { # quote arguments for display, like a user would type them
     echo "${out[*]}"
 }
 
-SUMMARY=()
+# selected NAME: is NAME to be generated (no --only, or named by it)?
+selected() {
+    local n
+    ((${#ONLY[@]})) || return 0
+    for n in "${ONLY[@]}"; do [[ $n == "$1" ]] && return 0; done
+    return 1
+}
+
+SUMMARY=() ALL_NAMES=() GENERATED=() LISTING=0
 run() {
     local pcap="$WORK/pcap/$NAME.pcap" clog="$WORK/logs/$NAME.client" attempt rc
     [[ -n $TARGET && -n $CMDS ]] || die "scenario $NAME: target/commands missing"
+    if ((LISTING)); then ALL_NAMES+=("$NAME"); return 0; fi
+    selected "$NAME" || return 0
     start_smbd "$PROFILE"
     for attempt in 1 2 3; do
         log "scenario $NAME (attempt $attempt): smbclient $TARGET ${CLIENT[*]}"
         start_capture "$pcap"
+        ((${#ROUNDTRIP[@]})) && rm -f "$WORK/client/${ROUNDTRIP[1]}"
         rc=0
         (cd "$WORK/client" && env ${ENVV[@]+"${ENVV[@]}"} timeout 30 smbclient -s "$WORK/client.conf" "$TARGET" \
             ${CRED[@]+"${CRED[@]}"} ${CLIENT[@]+"${CLIENT[@]}"} \
@@ -407,6 +443,11 @@ run() {
         break
     done
     ((attempt <= 3)) || die "scenario $NAME: no clean capture after 3 attempts"
+    if ((${#ROUNDTRIP[@]})); then
+        cmp -s "$WORK/client/${ROUNDTRIP[0]}" "$WORK/client/${ROUNDTRIP[1]}" \
+            || die "scenario $NAME: ${ROUNDTRIP[1]} (fetched back) differs from ${ROUNDTRIP[0]} (sent)"
+        rm -f "$WORK/client/${ROUNDTRIP[1]}"
+    fi
 
     rm -f "$OUT_DIR/$NAME".{pcap,keys,credentials,expected.json}
     extract_keys "$clog" "$WORK/$NAME.keys"
@@ -430,18 +471,13 @@ run() {
         [[ -f ${f#*:} ]] || continue
         install -m 0644 -o "$OWNER_UID" -g "$OWNER_GID" "${f#*:}" "$OUT_DIR/${f%%:*}"
     done
+    GENERATED+=("$NAME")
 }
 
 ###############################################################################
-# Main
+# Scenarios (run once with LISTING=1 to collect the names, then for real)
 ###############################################################################
-install_packages
-PYTHON=$(pick_python)
-setup_work
-ensure_users
-write_conf default
-add_samba_users
-
+define_scenarios() {
 # ---- SMB1 --------------------------------------------------------------------
 scenario smb1-nt1 "SMB1 (Samba picks \"NT LANMAN 1.0\") logon as alice, client signing default (off for SMB1): unsigned"
 server nt1; share data; login alice
@@ -608,6 +644,51 @@ commands "$RW_CMDS"
 expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC
 run
 
+# ---- Bulk transfers (for throughput benchmarks) --------------------------------
+# put + get of the 1 MiB bulk.bin: WRITE requests and READ responses of up to
+# smbclient's I/O size, each spanning many TCP segments.
+scenario smb311-enc-bulk "SMB 3.1.1, client requires encryption with AES-128-GCM; put and get of a 1 MiB random file (large TRANSFORM messages)"
+share data; login alice
+client -m SMB3_11 --option='client smb encrypt=required' --option='client smb3 encryption algorithms=aes-128-gcm'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=true cipher=AES-128-GCM signing_algorithm=AES-128-GMAC encrypted=true
+run
+
+scenario smb311-signed-bulk "SMB 3.1.1, client requires signing (AES-128-GMAC); put and get of a 1 MiB random file (large signed messages)"
+share data; login alice
+client -m SMB3_11 --option='client signing=required'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC signing_everywhere=true
+run
+
+scenario smb311-unsigned-bulk "SMB 3.1.1, client signing disabled, cleartext; put and get of a 1 MiB random file (file I/O unsigned)"
+share data; login alice
+client -m SMB3_11 --option='client signing=disabled'
+commands "$BULK_CMDS"; roundtrip bulk.bin bulk.back
+expect dialect=3.1.1 client_signing_required=false signing_algorithm=AES-128-GMAC signing_everywhere=false encrypted=false
+run
+}
+
+###############################################################################
+# Main
+###############################################################################
+LISTING=1
+define_scenarios
+LISTING=0
+if ((LIST_ONLY)); then printf '%s\n' "${ALL_NAMES[@]}"; exit 0; fi
+for n in ${ONLY[@]+"${ONLY[@]}"}; do
+    [[ " ${ALL_NAMES[*]} " == *" $n "* ]] || die "--only: no scenario named '$n' (see --list)"
+done
+
+[[ $EUID -eq 0 ]] || die "run as root (needs port 445, useradd and tcpdump): sudo bash $0"
+install_packages
+PYTHON=$(pick_python)
+setup_work
+ensure_users
+write_conf default
+add_samba_users
+
+define_scenarios
 stop_smbd
 
 ###############################################################################
@@ -617,10 +698,17 @@ stop_smbd
 ###############################################################################
 MIXED_PARTS=(smb311-sign-gmac smb311-enc-aes128gcm smb311-share-encrypt server-signing-required
              smb21-unsigned smb1-nt1 guest anonymous ntlmv1 bad-password)
-mixed_files=()
-for part in "${MIXED_PARTS[@]}"; do mixed_files+=("$OUT_DIR/$part.pcap"); done
-mergecap -F pcap -w "$OUT_DIR/mixed.pcap" "${mixed_files[@]}"
-chown "$OWNER_UID:$OWNER_GID" "$OUT_DIR/mixed.pcap"
+mixed_files=() remix=0
+for part in "${MIXED_PARTS[@]}"; do
+    mixed_files+=("$OUT_DIR/$part.pcap")
+    selected "$part" && remix=1
+done
+if ((remix)); then
+    mergecap -F pcap -w "$OUT_DIR/mixed.pcap" "${mixed_files[@]}"
+    chown "$OWNER_UID:$OWNER_GID" "$OUT_DIR/mixed.pcap"
+else
+    log "mixed.pcap left as it is (none of its parts was regenerated)"
+fi
 
 ###############################################################################
 # Summary

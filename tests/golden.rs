@@ -121,6 +121,15 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
         &["session.unencrypted", "session.unsigned"],
     ),
     (
+        "smb311-enc-bulk",
+        &[],
+        &[
+            "session.unencrypted",
+            "session.unsigned",
+            "signing.not_required:client",
+        ],
+    ),
+    (
         "smb311-enc-aes256ccm",
         &[],
         &["session.unencrypted", "session.unsigned"],
@@ -149,6 +158,21 @@ const FINDINGS: &[(&str, &[&str], &[&str])] = &[
         "smb311-sign-hmac",
         &["session.unencrypted"],
         &["session.unsigned"],
+    ),
+    (
+        "smb311-signed-bulk",
+        &["session.unencrypted"],
+        &["session.unsigned", "signing.not_required:client"],
+    ),
+    (
+        "smb311-unsigned-bulk",
+        &[
+            "session.unsigned",
+            "session.unencrypted",
+            "signing.not_required:client",
+            "signing.not_required:server",
+        ],
+        &["guest", "dialect.legacy"],
     ),
 ];
 

@@ -495,3 +495,64 @@ fn plaintext_on_an_encrypted_session_is_reported() {
     assert_eq!(f[0]["event_id"], 31014);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The bulk-transfer captures (`smb311-*-bulk`: one 1 MiB WRITE and one 1 MiB READ response, each
+/// spanning many TCP segments): with Samba's keys, smbscope's counts equal those of the
+/// independent checker in `expected.json`, and the whole file is accounted for both ways.
+#[test]
+fn bulk_transfers_verify_and_decrypt_in_full() {
+    const MIB: u64 = 1 << 20;
+    for name in [
+        "smb311-enc-bulk",
+        "smb311-signed-bulk",
+        "smb311-unsigned-bulk",
+    ] {
+        let pcap = common::captures_dir().join(format!("{name}.pcap"));
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(pcap.with_extension("expected.json")).expect("expected.json"),
+        )
+        .expect("expected.json parses");
+        let keys = std::fs::read_to_string(pcap.with_extension("keys")).expect("keys");
+        let recs = common::records(&pcap, config_with(Some(&keys), None));
+        let sessions = common::of_type(&recs, "session");
+        assert_eq!(sessions.len(), 1, "{name}");
+        let s = sessions[0];
+        assert_eq!(s["files"], serde_json::json!(["bulk.bin"]), "{name}");
+        assert_eq!(s["bytes_written"], MIB, "{name}");
+        assert_eq!(s["bytes_read"], MIB, "{name}");
+        assert_eq!(s["key_source"], "keys", "{name}");
+
+        let t = totals(&recs);
+        let checks = &exp["checks"];
+        assert_eq!(
+            Some(t.valid),
+            checks["own_signatures_good"].as_u64(),
+            "{name}: {t:?}"
+        );
+        assert_eq!((t.invalid, t.unverified, t.failed), (0, 0, 0), "{name}");
+        let transforms = exp["capture"]["transform_frames"].as_u64().expect("count");
+        assert_eq!(t.encrypted, transforms, "{name}");
+        assert_eq!(t.ok, transforms, "{name}");
+        if transforms > 0 {
+            assert_eq!(
+                Some(t.ok),
+                checks["own_decrypted_transforms"].as_u64(),
+                "{name}"
+            );
+        }
+        // Messages after logon that are neither signed nor encrypted: the same count.
+        assert_eq!(
+            s["messages"]["unsigned"], exp["unprotected_messages_after_logon"],
+            "{name}"
+        );
+        let rules = common::rules(&recs);
+        assert_eq!(
+            rules.iter().any(|r| r == "session.unsigned"),
+            name == "smb311-unsigned-bulk",
+            "{name}: {rules:?}"
+        );
+        for bad in ["signature.invalid", "signature.missing", "decrypt.failed"] {
+            assert!(!rules.iter().any(|r| r == bad), "{name}: {rules:?}");
+        }
+    }
+}

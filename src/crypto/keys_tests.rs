@@ -62,10 +62,13 @@ const TSHARK_SESIDS: &[(&str, u64)] = &[
     ("smb311-enc-aes128gcm", 0x000000009d07b317),
     ("smb311-enc-aes256ccm", 0x000000005d2c432d),
     ("smb311-enc-aes256gcm", 0x0000000069ffd2eb),
+    ("smb311-enc-bulk", 0x00000000ca902cce),
     ("smb311-share-encrypt", 0x000000002277ee2e),
     ("smb311-sign-cmac", 0x000000007a9890e1),
     ("smb311-sign-gmac", 0x0000000066318380),
     ("smb311-sign-hmac", 0x000000001bc97aa0),
+    ("smb311-signed-bulk", 0x0000000042cfb5be),
+    ("smb311-unsigned-bulk", 0x00000000bc02cb5a),
 ];
 
 #[test]
