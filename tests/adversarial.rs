@@ -404,7 +404,10 @@ fn flow_flood_on_sharded_workers_stays_bounded() {
     assert!(held >= CAP as u64 / 2, "{sum:?}");
     assert_eq!(sum.frames, 100_000);
     assert!(sum.errors.is_empty(), "{:?}", sum.errors);
-    assert!(records >= anomalies(&sum, "flow_table_full") / 2, "{records}");
+    assert!(
+        records >= anomalies(&sum, "flow_table_full") / 2,
+        "{records}"
+    );
 }
 
 #[test]
