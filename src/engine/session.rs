@@ -233,7 +233,7 @@ impl Session {
         if let Some(e) = self.statuses.iter_mut().find(|(s, _)| *s == status) {
             e.1 += 1;
         } else if self.statuses.len() < 64 {
-            self.statuses.push((status, 1));
+            super::state::push_tight(&mut self.statuses, (status, 1));
         }
     }
 

@@ -399,7 +399,7 @@ fn reply_block(
             };
             if let Some(s) = conn.session_or_insert(uid, SessionState::Unknown, max) {
                 if s.trees.len() < super::state::MAX_TREES {
-                    s.trees.push(tree);
+                    super::state::push_tight(&mut s.trees, tree);
                 }
             }
         }

@@ -314,7 +314,7 @@ fn response_msg(
             let path = tree.path.clone();
             if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
                 if s.trees.len() < MAX_TREES {
-                    s.trees.push(tree);
+                    super::state::push_tight(&mut s.trees, tree);
                 }
             }
             if refused {

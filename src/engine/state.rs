@@ -256,7 +256,7 @@ impl ConnState {
         if self.sessions.len() >= max {
             return None;
         }
-        self.sessions.push(Session::new(id, state));
+        push_tight(&mut self.sessions, Session::new(id, state));
         self.sessions.last_mut()
     }
 
@@ -265,12 +265,17 @@ impl ConnState {
         if self.pending.len() >= max {
             self.pending.remove(0);
         }
-        self.pending.push((id, p));
+        push_tight(&mut self.pending, (id, p));
     }
 
     pub fn take_pending(&mut self, id: u64) -> Option<Pending> {
         let i = self.pending.iter().position(|(m, _)| *m == id)?;
-        Some(self.pending.remove(i).1)
+        let p = self.pending.remove(i).1;
+        if self.pending.is_empty() {
+            // Only setup requests wait here: an idle connection holds no buffer for them.
+            self.pending = Vec::new();
+        }
+        Some(p)
     }
 
     /// At connection end, keeps what unanswered requests told (a capture of one direction
@@ -296,7 +301,7 @@ impl ConnState {
                         self.session_or_insert(sid, SessionState::Unknown, max_sessions)
                     {
                         if !s.trees.iter().any(|t| t.path == path) && s.trees.len() < MAX_TREES {
-                            s.trees.push(Tree {
+                            push_tight(&mut s.trees, Tree {
                                 id: None,
                                 path,
                                 share_type: None,
@@ -321,3 +326,13 @@ pub const SIGNING_ENABLED: u16 = 0x0001;
 pub const SIGNING_REQUIRED: u16 = 0x0002;
 /// SMB2_GLOBAL_CAP_ENCRYPTION (§2.2.3).
 pub const CAP_ENCRYPTION: u32 = 0x0000_0040;
+
+/// `v.push(x)`, growing one element at a time while `v` is small: most connections have one
+/// session and a tree or two, and `Vec`'s first allocation would hold four (over 2 KB of
+/// sessions per idle connection). Past eight elements it grows by half its length.
+pub(crate) fn push_tight<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(if v.len() < 8 { 1 } else { v.len() / 2 });
+    }
+    v.push(x);
+}
