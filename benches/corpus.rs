@@ -645,7 +645,7 @@ fn idle(args: &Args, n: u32) -> Result<()> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let res = match args.idle_conns {
-        Some(n) if n == 0 => Err(anyhow!("--idle-conns must be at least 1")),
+        Some(0) => Err(anyhow!("--idle-conns must be at least 1")),
         Some(n) => idle(&args, n),
         None => rounds(&args),
     };
