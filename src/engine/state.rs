@@ -301,14 +301,17 @@ impl ConnState {
                         self.session_or_insert(sid, SessionState::Unknown, max_sessions)
                     {
                         if !s.trees.iter().any(|t| t.path == path) && s.trees.len() < MAX_TREES {
-                            push_tight(&mut s.trees, Tree {
-                                id: None,
-                                path,
-                                share_type: None,
-                                share_flags: 0,
-                                encrypt_data: false,
-                                status: None,
-                            });
+                            push_tight(
+                                &mut s.trees,
+                                Tree {
+                                    id: None,
+                                    path,
+                                    share_type: None,
+                                    share_flags: 0,
+                                    encrypt_data: false,
+                                    status: None,
+                                },
+                            );
                         }
                     }
                 }
