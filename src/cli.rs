@@ -501,7 +501,9 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         run.file(path, sink.as_mut(), &progress)?;
     }
     progress.finish();
-    run.engine.finish();
+    while run.engine.finish_some() {
+        run.drain(sink.as_mut())?;
+    }
     run.drain(sink.as_mut())?;
     let mut summary = run.engine.summary();
     summary.files = args.files.iter().map(|p| p.display().to_string()).collect();
@@ -545,10 +547,11 @@ impl Analyzer {
         }
     }
 
-    fn finish(&mut self) {
+    /// Ends a part of the open flows; true while more remain (drain records in between).
+    fn finish_some(&mut self) -> bool {
         match self {
-            Analyzer::One(e) => e.finish(),
-            Analyzer::Sharded(e) => e.finish(),
+            Analyzer::One(e) => e.finish_some(crate::engine::FINISH_CHUNK),
+            Analyzer::Sharded(e) => e.finish_some(),
         }
     }
 
@@ -737,9 +740,14 @@ pub fn decrypt(args: &DecryptArgs) -> io::Result<ExitCode> {
             totals.add(&r);
         }
     }
-    engine.finish();
-    while let Some(r) = engine.poll_record() {
-        totals.add(&r);
+    loop {
+        let more = engine.finish_some(crate::engine::FINISH_CHUNK);
+        while let Some(r) = engine.poll_record() {
+            totals.add(&r);
+        }
+        if !more {
+            break;
+        }
     }
     // The tap is the PcapWriter boxed above.
     let packets = match engine.take_tap() {

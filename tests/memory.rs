@@ -15,23 +15,29 @@ use smbscope::flow::Limits;
 
 struct Counting;
 
+/// Bytes held, counted as glibc malloc chunks (8-byte header, 16-byte granules, 32-byte
+/// minimum), so that the figure tracks RSS rather than only what was asked for.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+fn chunk(size: usize) -> isize {
+    ((size + 8 + 15) & !15).max(32) as isize
+}
 
 // SAFETY: forwards to the system allocator and only counts sizes.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(chunk(l.size()), Ordering::Relaxed);
         // SAFETY: same layout contract as the caller's.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_sub(chunk(l.size()), Ordering::Relaxed);
         // SAFETY: `p` came from `alloc` with this layout.
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(chunk(new) - chunk(l.size()), Ordering::Relaxed);
         // SAFETY: as for `alloc` and `dealloc`.
         unsafe { System.realloc(p, l, new) }
     }

@@ -334,7 +334,7 @@ fn connection_record(conn: &ConnState, reason: CloseReason) -> ConnectionRecord 
         server: conn.key.server,
         dialect: conn.dialect_name(),
         smb1_dialect: conn.smb1_dialect.clone(),
-        client_dialects: conn.client_dialects.clone(),
+        client_dialects: conn.client_dialect_names(),
         client_signing_required: cmode & SIGNING_REQUIRED != 0
             || conn.client_setup_signing_required,
         server_signing_required: smode & SIGNING_REQUIRED != 0,

@@ -111,6 +111,9 @@ pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
 pub use parallel::ShardedEngine;
 
+/// Flows ended per [`Engine::finish_some`] call by the drivers in this crate.
+pub const FINISH_CHUNK: usize = 1024;
+
 /// The engine: frames in, records out.
 pub struct Engine {
     table: TcpTable<SmbHandler>,
@@ -228,11 +231,23 @@ impl Engine {
     }
 
     /// Ends every open flow (end of input): their connection and session records follow.
+    /// With many open flows prefer [`Engine::finish_some`], which lets the records out as it
+    /// goes.
     pub fn finish(&mut self) {
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// Ends up to `max` open TCP flows (then the QUIC connections) and returns whether some
+    /// remain: drain [`Engine::poll_record`] after each call, so the records of 100k open
+    /// connections are not all held at once.
+    pub fn finish_some(&mut self, max: usize) -> bool {
         let ts = self.last_ts;
-        self.table.finish(ts);
+        if self.table.finish_some(ts, max) {
+            return true;
+        }
         let h = self.table.handler_mut();
         self.quic.finish(h, ts);
+        false
     }
 
     /// The connections still open, with their sessions, as records (`close` is `"open"`):
@@ -292,10 +307,10 @@ pub fn analyze_file(
             out.push(r);
         }
     }
-    engine.finish();
-    while let Some(r) = engine.poll_record() {
-        out.push(r);
+    while engine.finish_some(FINISH_CHUNK) {
+        out.extend(std::iter::from_fn(|| engine.poll_record()));
     }
+    out.extend(std::iter::from_fn(|| engine.poll_record()));
     let mut summary = engine.summary();
     summary.files = vec![path.display().to_string()];
     if let Some(e) = error {

@@ -70,11 +70,10 @@ struct Batch {
     finish: bool,
 }
 
-// Most items are records; boxing them would add an allocation per record.
-#[allow(clippy::large_enum_variant)]
+/// Boxed: a record is moved through a channel and two queues on its way out.
 #[derive(Debug)]
 enum Item {
-    Record(Record),
+    Record(Box<Record>),
     Note(Box<ExposureNote>),
 }
 
@@ -115,7 +114,15 @@ pub struct ShardedEngine {
     quic_ports: Vec<u16>,
     summaries: Vec<Summary>,
     errors: Vec<String>,
-    finished: bool,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Shard N is ending its flows (the ones before it have).
+    Finishing(usize),
+    Done,
 }
 
 impl std::fmt::Debug for ShardedEngine {
@@ -174,7 +181,7 @@ impl ShardedEngine {
             quic_ports: config.quic_ports,
             summaries: Vec::new(),
             errors: Vec::new(),
-            finished: false,
+            phase: Phase::Running,
         })
     }
 
@@ -185,7 +192,7 @@ impl ShardedEngine {
 
     /// Feeds one captured frame (copied; the caller's buffer is free on return).
     pub fn handle_frame(&mut self, frame: &Frame<'_>) {
-        if self.finished {
+        if self.phase != Phase::Running {
             return;
         }
         self.seq += 1;
@@ -216,26 +223,77 @@ impl ShardedEngine {
     }
 
     /// End of input: the shards finish their flows; every remaining record becomes ready.
-    /// Waits for the workers.
+    /// Waits for the workers. With many open flows prefer [`ShardedEngine::finish_some`].
     pub fn finish(&mut self) {
-        if self.finished {
-            return;
+        while self.finish_some() {}
+    }
+
+    /// Finishes a part at a time and returns whether more remains: drain
+    /// [`ShardedEngine::poll_record`] after each call. The shards end their flows one after
+    /// the other, each sending its records in chunks, so the records of every open
+    /// connection are never all held at once.
+    pub fn finish_some(&mut self) -> bool {
+        match self.phase {
+            Phase::Running => {
+                // Every frame read is processed and merged first.
+                self.flush_all(false);
+                self.wait_for(self.seq);
+                self.merge();
+                self.phase = Phase::Finishing(0);
+                self.start_finishing(0);
+                true
+            }
+            Phase::Finishing(w) => {
+                if !self.ended[w] {
+                    match self.results.recv() {
+                        Ok(out) => self.absorb(out),
+                        Err(_) => self.ended.iter_mut().for_each(|e| *e = true),
+                    }
+                }
+                // Only shard `w` is still producing: its records go out as they come.
+                self.merge_all(w);
+                if !self.ended[w] {
+                    return true;
+                }
+                if w + 1 < self.inputs.len() {
+                    self.phase = Phase::Finishing(w + 1);
+                    self.start_finishing(w + 1);
+                    return true;
+                }
+                self.phase = Phase::Done;
+                self.join();
+                false
+            }
+            Phase::Done => false,
         }
-        self.finished = true;
-        self.flush_all(true);
+    }
+
+    fn start_finishing(&mut self, w: usize) {
+        self.send(w, true);
+        self.inputs[w] = None;
+    }
+
+    /// Blocks until every shard has processed the frames up to `seq` (or ended).
+    fn wait_for(&mut self, seq: u64) {
+        while self.watermarks.iter().any(|&m| m < seq) {
+            match self.results.recv() {
+                Ok(out) => self.absorb(out),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn join(&mut self) {
         for input in &mut self.inputs {
             *input = None;
         }
-        self.collect(true);
         for (w, ended) in self.ended.iter_mut().enumerate() {
             if !*ended {
                 *ended = true;
-                self.watermarks[w] = u64::MAX;
                 self.errors
                     .push(format!("internal error: analysis worker {w} stopped early"));
             }
         }
-        self.merge();
         for h in self.workers.drain(..) {
             if h.join().is_err() {
                 self.errors
@@ -365,6 +423,28 @@ impl ShardedEngine {
         }
     }
 
+    /// Releases everything queued from shard `w` (the others are done).
+    fn merge_all(&mut self, w: usize) {
+        while let Some((_, item)) = self.queues[w].pop_front() {
+            self.release(item);
+        }
+    }
+
+    fn release(&mut self, item: Item) {
+        match item {
+            Item::Record(r) => self.ready.push_back(*r),
+            Item::Note(n) => {
+                if let Some(f) = self.exposure.finding_for(&n, self.mandates) {
+                    *self
+                        .exposure_findings
+                        .entry(f.severity.as_str())
+                        .or_default() += 1;
+                    self.ready.push_back(Record::Finding(f));
+                }
+            }
+        }
+    }
+
     /// Releases every queued item that no shard can precede any more, in (frame, shard) order.
     fn merge(&mut self) {
         let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
@@ -381,18 +461,7 @@ impl ShardedEngine {
             let Some((_, item)) = self.queues[w].pop_front() else {
                 break;
             };
-            match item {
-                Item::Record(r) => self.ready.push_back(r),
-                Item::Note(n) => {
-                    if let Some(f) = self.exposure.finding_for(&n, self.mandates) {
-                        *self
-                            .exposure_findings
-                            .entry(f.severity.as_str())
-                            .or_default() += 1;
-                        self.ready.push_back(Record::Finding(f));
-                    }
-                }
-            }
+            self.release(item);
         }
     }
 }
@@ -425,7 +494,20 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
             engine.advance(batch.now);
             drain(&mut engine, batch.watermark, &mut items, &mut notes);
             if batch.finish {
-                engine.finish();
+                while engine.finish_some(super::FINISH_CHUNK) {
+                    drain(&mut engine, u64::MAX, &mut items, &mut notes);
+                    let chunk = Output {
+                        worker: id,
+                        items: std::mem::take(&mut items),
+                        watermark: batch.watermark,
+                        recycled: None,
+                        summary: None,
+                        error: None,
+                    };
+                    if out.send(chunk).is_err() {
+                        break;
+                    }
+                }
                 drain(&mut engine, u64::MAX, &mut items, &mut notes);
                 Some(engine.summary())
             } else {
@@ -466,7 +548,7 @@ fn drain(
     notes: &mut Vec<ExposureNote>,
 ) {
     while let Some(r) = engine.poll_record() {
-        items.push((seq, Item::Record(r)));
+        items.push((seq, Item::Record(Box::new(r))));
     }
     engine.take_exposure_notes(notes);
     items.extend(notes.drain(..).map(|n| (seq, Item::Note(Box::new(n)))));

@@ -16,6 +16,15 @@ use crate::smb::transform::TransformHeader;
 /// Looks up the keys of session `sid` once (at the end of its setup, or on first need for a
 /// session whose setup was not captured).
 pub(crate) fn establish(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
+    lookup_keys(em, conn, sid, ts);
+    // The logon's NTLM responses only serve to derive the session key, which is done now:
+    // an established session does not keep them (hundreds of bytes per idle connection).
+    if let Some(s) = conn.session_mut(sid) {
+        s.auth.ntlm = None;
+    }
+}
+
+fn lookup_keys(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
     if em.config.keys.is_empty() {
         return;
     }

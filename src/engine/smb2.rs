@@ -170,7 +170,7 @@ fn request_msg(
             let req = NegotiateRequest::parse(h)?;
             conn.client_sec_mode = Some(req.security_mode);
             conn.client_caps = req.capabilities;
-            conn.client_dialects = req.dialects.iter().map(|d| d.to_string()).collect();
+            conn.client_smb2_dialects = req.dialects.clone();
             for ctx in &req.contexts {
                 match ctx {
                     NegotiateContext::Encryption { ciphers } => {
@@ -398,7 +398,7 @@ fn negotiated(
             format!(
                 "SMB {dialect} negotiated: no encryption and no pre-authentication integrity \
                  (the client offered {})",
-                conn.client_dialects.join(", ")
+                conn.client_dialect_names().join(", ")
             ),
             ts,
         );

@@ -49,7 +49,10 @@ pub struct ConnState {
     pub family: Family,
     /// A NEGOTIATE response was seen.
     pub negotiated: bool,
+    /// The dialect strings an SMB1 NEGOTIATE offered.
     pub client_dialects: Vec<String>,
+    /// The dialects an SMB2 NEGOTIATE offered (names are made for records only).
+    pub client_smb2_dialects: Vec<crate::smb::negotiate::Dialect>,
     pub dialect: Option<Dialect>,
     pub smb1_dialect: Option<String>,
     /// SMB2 NEGOTIATE SecurityMode of the client / server; SMB1 mapped onto the same bits.
@@ -96,6 +99,18 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// What the client offered in its NEGOTIATE, by name.
+    pub fn client_dialect_names(&self) -> Vec<String> {
+        if self.client_smb2_dialects.is_empty() {
+            self.client_dialects.clone()
+        } else {
+            self.client_smb2_dialects
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        }
+    }
+
     pub fn new(key: FlowKey, ts: Timestamp, midstream: bool) -> ConnState {
         ConnState {
             key,
@@ -106,6 +121,7 @@ impl ConnState {
             family: Family::Unknown,
             negotiated: false,
             client_dialects: Vec::new(),
+            client_smb2_dialects: Vec::new(),
             dialect: None,
             smb1_dialect: None,
             client_sec_mode: None,

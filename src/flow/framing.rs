@@ -365,6 +365,13 @@ impl Framer {
         self.skipped = 0;
     }
 
+    /// Frees the buffer if it holds nothing (an idle stream keeps no capacity).
+    pub fn compact(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+    }
+
     fn release_pending(&mut self) {
         if self.pending.capacity() > KEEP_PENDING_CAPACITY {
             self.pending = Vec::new();

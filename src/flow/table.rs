@@ -64,7 +64,8 @@ impl FlowStats {
 /// * Idle expiry runs inside [`TcpTable::handle_packet`] whenever capture time has advanced by
 ///   `max(1 s, idle_timeout / 10)` since the last check (one scan of the table), so a flow is
 ///   closed at most 10% late; [`TcpTable::expire`] runs it on demand. An idle flow is closed
-///   with the timestamp `last packet + idle_timeout`.
+///   with the timestamp `last packet + idle_timeout`. The same scan frees the empty
+///   reassembly buffers of flows quiet since the previous one.
 /// * Flows closed together (expiry, [`TcpTable::finish`]) are closed in the order they opened,
 ///   so output is deterministic.
 pub struct TcpTable<H: StreamHandler> {
@@ -81,6 +82,8 @@ pub struct TcpTable<H: StreamHandler> {
     /// dropped for [`LINGER`] rather than opening a new mid-stream flow. Bounded by
     /// [`MAX_CLOSED`]; emptied when full.
     closed: HashMap<FlowKey, Timestamp>,
+    /// While [`TcpTable::finish_some`] runs: the flows still to close, last to close first.
+    finish_order: Option<Vec<FlowKey>>,
 }
 
 /// How long a flow closed by FIN or RST keeps absorbing late segments (like TIME_WAIT).
@@ -114,6 +117,7 @@ impl<H: StreamHandler> TcpTable<H> {
             next_expire: None,
             next_id: 0,
             closed: HashMap::new(),
+            finish_order: None,
         }
     }
 
@@ -215,12 +219,19 @@ impl<H: StreamHandler> TcpTable<H> {
     /// `now` ([`CloseReason::Idle`]).
     pub fn expire(&mut self, now: Timestamp) {
         let idle = Duration::from_secs(self.limits.idle_timeout_secs);
-        let mut due: Vec<(u64, FlowKey, Timestamp)> = self
-            .flows
-            .iter()
-            .filter(|(_, f)| now.saturating_sub(f.state.last_seen) > idle)
-            .map(|(k, f)| (f.state.id, *k, f.state.last_seen.saturating_add(idle)))
-            .collect();
+        let quiet = self.scan_interval();
+        let mut due: Vec<(u64, FlowKey, Timestamp)> = Vec::new();
+        for (k, f) in &mut self.flows {
+            let since = now.saturating_sub(f.state.last_seen);
+            if since > idle {
+                due.push((f.state.id, *k, f.state.last_seen.saturating_add(idle)));
+            } else if since >= quiet {
+                // Quiet since the last scan: drop its empty reassembly buffers.
+                for h in &mut f.state.halves {
+                    h.compact();
+                }
+            }
+        }
         due.sort_unstable_by_key(|d| d.0);
         for (_, key, at) in due {
             self.close_flow(&key, at, CloseReason::Idle);
@@ -229,12 +240,30 @@ impl<H: StreamHandler> TcpTable<H> {
 
     /// The input ended: closes every flow ([`CloseReason::EndOfInput`]) in open order.
     pub fn finish(&mut self, ts: Timestamp) {
-        let mut all: Vec<(u64, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.state.id, *k)).collect();
-        all.sort_unstable_by_key(|d| d.0);
-        for (_, key) in all {
-            self.close_flow(&key, ts, CloseReason::EndOfInput);
+        while self.finish_some(ts, usize::MAX) {}
+    }
+
+    /// [`TcpTable::finish`] a part at a time: closes up to `max` flows (in open order) and
+    /// returns whether some remain, so the caller can take the handler's output in between
+    /// rather than hold the records of every open flow at once.
+    pub fn finish_some(&mut self, ts: Timestamp, max: usize) -> bool {
+        let order = self.finish_order.get_or_insert_with(|| {
+            let mut all: Vec<(u64, FlowKey)> =
+                self.flows.iter().map(|(k, f)| (f.state.id, *k)).collect();
+            // Latest first: the next to close is popped off the end.
+            all.sort_unstable_by_key(|d| std::cmp::Reverse(d.0));
+            all.into_iter().map(|(_, k)| k).collect()
+        });
+        let take = max.min(order.len());
+        let batch = order.split_off(order.len() - take);
+        for key in batch.iter().rev() {
+            self.close_flow(key, ts, CloseReason::EndOfInput);
         }
+        let more = self.finish_order.as_ref().is_some_and(|o| !o.is_empty());
+        if !more {
+            self.finish_order = None;
+        }
+        more
     }
 
     /// The handler.
@@ -323,8 +352,13 @@ impl<H: StreamHandler> TcpTable<H> {
     }
 
     /// Runs [`TcpTable::expire`] when capture time passed the next check point.
+    /// How often (in capture time) the expiry scan runs.
+    fn scan_interval(&self) -> Duration {
+        Duration::from_secs((self.limits.idle_timeout_secs / 10).max(1))
+    }
+
     fn maybe_expire(&mut self, ts: Timestamp) {
-        let interval = Duration::from_secs((self.limits.idle_timeout_secs / 10).max(1));
+        let interval = self.scan_interval();
         match self.next_expire {
             Some(at) if ts < at => {}
             Some(_) => {

@@ -84,6 +84,15 @@ impl HalfStream {
     }
 
     /// Whether a SYN was seen in this direction, and its sequence number.
+    /// Frees the buffers that hold nothing: called on streams that have gone quiet, so an
+    /// idle connection costs no reassembly memory (an active one keeps its buffers).
+    pub fn compact(&mut self) {
+        self.framer.compact();
+        if self.ooo.is_empty() {
+            self.ooo = Vec::new();
+        }
+    }
+
     pub fn isn(&self) -> Option<u32> {
         self.has(flag::SYN_SEEN).then_some(self.isn)
     }

@@ -328,7 +328,9 @@ impl Sensor {
             }
         }
         self.report(stats);
-        self.engine.finish();
+        while self.engine.finish_some(crate::engine::FINISH_CHUNK) {
+            self.drain();
+        }
         self.drain();
         let mut summary = self.engine.summary();
         summary.files = std::mem::take(&mut self.files);

@@ -241,9 +241,14 @@ impl Loop<'_> {
                 self.engine.handle_frame(&p.frame());
                 self.capture.recycle(p);
             }
-            self.engine.finish();
-            while let Some(r) = self.engine.poll_record() {
-                self.app.apply(r);
+            loop {
+                let more = self.engine.finish_some(crate::engine::FINISH_CHUNK);
+                while let Some(r) = self.engine.poll_record() {
+                    self.app.apply(r);
+                }
+                if !more {
+                    break;
+                }
             }
             self.finished = true;
             any = true;
