@@ -1,11 +1,26 @@
 //! Signature-verification and decryption throughput (MB/s) of the primitives the engine uses
 //! per message: HMAC-SHA256, AES-128-CMAC and AES-128-GMAC over SMB2 messages, and the four
 //! TRANSFORM ciphers. `benches/decrypt_vs_tshark.sh` compares the whole tool with tshark.
+//!
+//! The `kdf` group times the per-session key work on real inputs from `captures/`: the SMB 3.0
+//! and 3.1.1 key derivations, one SMB 3.1.1 preauth-hash step, and the NTLM session-key
+//! computations (NT hash, NTLMv2, NTLMv1). Each result is first checked against the keys Samba
+//! logged for that capture.
 
+mod common;
+
+use std::hint::black_box;
+
+use common::{Msg, capture_path, messages, pick};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smbscope::crypto::aead::Decryptor;
+use smbscope::crypto::kdf::{PreauthHash, derive_smb30, derive_smb311};
+use smbscope::crypto::keys::{CredentialSecret, SessionKeys, parse_credentials, parse_keys};
+use smbscope::crypto::ntlm::{nt_hash, ntlmv1_session_key, ntlmv2_session_key};
 use smbscope::crypto::sign::SmbSigner;
-use smbscope::smb::negotiate::{Cipher, SigningAlgorithm};
+use smbscope::smb::negotiate::{Cipher, NegotiateResponse, SigningAlgorithm};
+use smbscope::smb::session_setup::{SessionSetupRequest, SessionSetupResponse};
+use smbscope::smb::{Command, NtStatus, ntlmssp, spnego};
 
 /// An SMB2 WRITE-sized message: 64-byte header with the SIGNED flag, then `len` bytes.
 fn message(len: usize) -> Vec<u8> {
@@ -73,5 +88,184 @@ fn decryption(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signing, decryption);
+/// The one session of `captures/<name>.keys` (Samba's key dump).
+fn session_keys(name: &str) -> SessionKeys {
+    let path = capture_path(&format!("{name}.keys"));
+    let text = std::fs::read_to_string(&path).expect("read keys file");
+    let mut keys = parse_keys(&text, &path.display().to_string()).expect("keys file parses");
+    assert_eq!(keys.len(), 1, "{name}: one session");
+    keys.remove(0)
+}
+
+fn bytes_of(s: &Option<smbscope::crypto::keys::Secret>) -> &[u8] {
+    s.as_ref().expect("key present in the dump").as_bytes()
+}
+
+/// The password in `captures/<name>.credentials` (one credential).
+fn password(name: &str) -> String {
+    let path = capture_path(&format!("{name}.credentials"));
+    let text = std::fs::read_to_string(&path).expect("read credentials file");
+    let creds = parse_credentials(&text, &path.display().to_string()).expect("credentials");
+    match &creds.first().expect("one credential").secret {
+        CredentialSecret::Password(p) => String::from_utf8(p.as_bytes().to_vec()).unwrap(),
+        _ => panic!("{name}: expected a password"),
+    }
+}
+
+/// The SMB 3.1.1 session preauth hash of the first session in `msgs` (§3.2.5.2): NEGOTIATE
+/// request and response, then every SESSION_SETUP request and every SESSION_SETUP response
+/// with STATUS_MORE_PROCESSING_REQUIRED. Also returns the negotiated cipher.
+fn preauth(msgs: &[Msg]) -> ([u8; 64], Cipher) {
+    let mut h = PreauthHash::new();
+    let mut cipher = Cipher::AES_128_CCM;
+    for m in msgs {
+        if m.is(Command::NEGOTIATE, false) {
+            h.update(&m.bytes);
+        } else if m.is(Command::NEGOTIATE, true) {
+            h.update(&m.bytes);
+            let hdr = m.smb2().unwrap();
+            if let Some(c) = NegotiateResponse::parse(&hdr).ok().and_then(|r| r.cipher()) {
+                cipher = c;
+            }
+        } else if m.is(Command::SESSION_SETUP, false)
+            || (m.is(Command::SESSION_SETUP, true)
+                && m.status() == NtStatus::MORE_PROCESSING_REQUIRED)
+        {
+            h.update(&m.bytes);
+        } else if m.is(Command::SESSION_SETUP, true) {
+            break; // the final response is not hashed
+        }
+    }
+    (*h.value(), cipher)
+}
+
+/// The NTLMSSP token inside an SMB2 SESSION_SETUP message's SPNEGO blob.
+fn ntlm_token(m: &Msg) -> Option<ntlmssp::Message<'_>> {
+    let h = m.smb2()?;
+    let blob = if h.is_response() {
+        SessionSetupResponse::parse(&h).ok()?.security_buffer
+    } else {
+        SessionSetupRequest::parse(&h).ok()?.security_buffer
+    };
+    ntlmssp::parse(spnego::parse(blob).ok()?.auth_token()?).ok()
+}
+
+/// The server challenge and the AUTHENTICATE message of the capture's first NTLM exchange.
+fn ntlm_exchange(msgs: &[Msg]) -> ([u8; 8], ntlmssp::Authenticate<'_>) {
+    let chal = pick(msgs, "NTLMSSP CHALLENGE", |m| {
+        matches!(ntlm_token(m), Some(ntlmssp::Message::Challenge(_)))
+    });
+    let auth = pick(msgs, "NTLMSSP AUTHENTICATE", |m| {
+        matches!(ntlm_token(m), Some(ntlmssp::Message::Authenticate(_)))
+    });
+    let Some(ntlmssp::Message::Challenge(c)) = ntlm_token(chal) else {
+        unreachable!()
+    };
+    let Some(ntlmssp::Message::Authenticate(a)) = ntlm_token(auth) else {
+        unreachable!()
+    };
+    (c.server_challenge, a)
+}
+
+fn kdf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kdf");
+    g.throughput(Throughput::Elements(1));
+
+    // SMB 3.0: four SP800-108 HMAC-SHA256 derivations from the session key.
+    let k30 = session_keys("smb30-signed");
+    let sk30 = bytes_of(&k30.session_key).to_vec();
+    assert_eq!(&derive_smb30(&sk30).signing[..], bytes_of(&k30.signing));
+    g.bench_function("derive_smb30", |b| {
+        b.iter(|| derive_smb30(black_box(&sk30)))
+    });
+
+    // SMB 3.1.1 with the real preauth hash, 128-bit and 256-bit cipher keys.
+    for (name, want) in [("smb311-default", 16usize), ("smb311-enc-aes256gcm", 32)] {
+        let keys = session_keys(name);
+        let sk = bytes_of(&keys.session_key).to_vec();
+        let (hash, cipher) = preauth(&messages(&format!("{name}.pcap")));
+        let d = derive_smb311(&sk, &hash, cipher);
+        assert_eq!(
+            &d.signing[..],
+            bytes_of(&keys.signing),
+            "{name}: signing key"
+        );
+        assert_eq!(d.c2s.as_bytes(), bytes_of(&keys.c2s), "{name}: c2s key");
+        assert_eq!(d.s2c.as_bytes(), bytes_of(&keys.s2c), "{name}: s2c key");
+        assert_eq!(d.c2s.len(), want);
+        g.bench_function(format!("derive_smb311/cipher_key_{}bit", want * 8), |b| {
+            b.iter(|| derive_smb311(black_box(&sk), black_box(&hash), cipher))
+        });
+    }
+
+    // One preauth-hash step: SHA-512 over the previous value and the NEGOTIATE response.
+    let msgs = messages("smb311-default.pcap");
+    let neg = pick(&msgs, "NEGOTIATE response", |m| {
+        m.is(Command::NEGOTIATE, true)
+    });
+    let mut start = PreauthHash::new();
+    start.update(
+        &pick(&msgs, "NEGOTIATE request", |m| {
+            m.is(Command::NEGOTIATE, false)
+        })
+        .bytes,
+    );
+    let mut once = start;
+    once.update(&neg.bytes);
+    assert_ne!(once, start);
+    g.bench_function(format!("preauth_hash_update/{}B", neg.bytes.len()), |b| {
+        b.iter(|| {
+            let mut h = black_box(start);
+            h.update(black_box(&neg.bytes));
+            *h.value()
+        })
+    });
+
+    // NTLM: the NT hash of the password, then the session key from a real NTLMv2 exchange.
+    let pw = password("smb311-default");
+    let nt = nt_hash(&pw);
+    g.bench_function("nt_hash", |b| b.iter(|| nt_hash(black_box(&pw))));
+    let (server_challenge, a) = ntlm_exchange(&msgs);
+    assert_eq!(a.kind(), ntlmssp::NtlmKind::NtlmV2);
+    let v2 = |nt: &[u8; 16]| {
+        ntlmv2_session_key(
+            nt,
+            &a.user,
+            &a.domain,
+            &server_challenge,
+            a.nt_response,
+            a.flags,
+            a.encrypted_random_session_key,
+        )
+    };
+    let key = v2(&nt).expect("NTLMv2 response matches the password");
+    assert_eq!(
+        &key[..],
+        bytes_of(&session_keys("smb311-default").session_key)
+    );
+    g.bench_function("ntlmv2_session_key", |b| b.iter(|| v2(black_box(&nt))));
+
+    // NTLMv1 (DES) from the ntlmv1 capture.
+    let msgs1 = messages("ntlmv1.pcap");
+    let nt1 = nt_hash(&password("ntlmv1"));
+    let (server_challenge1, a1) = ntlm_exchange(&msgs1);
+    assert_eq!(a1.kind(), ntlmssp::NtlmKind::NtlmV1);
+    let v1 = |nt: &[u8; 16]| {
+        ntlmv1_session_key(
+            nt,
+            &server_challenge1,
+            a1.lm_response,
+            a1.nt_response,
+            a1.flags,
+            a1.encrypted_random_session_key,
+        )
+    };
+    let key = v1(&nt1).expect("NTLMv1 response matches the password");
+    assert_eq!(&key[..], bytes_of(&session_keys("ntlmv1").session_key));
+    g.bench_function("ntlmv1_session_key", |b| b.iter(|| v1(black_box(&nt1))));
+
+    g.finish();
+}
+
+criterion_group!(benches, signing, decryption, kdf);
 criterion_main!(benches);
