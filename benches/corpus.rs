@@ -12,8 +12,9 @@
 //! SMB session ids and keys, and TLS client randoms, are left as they are, so the concatenation
 //! of the inputs' key files (written next to the corpus as `OUT.keys` and `OUT.keylog`) stays
 //! valid for every copy. QUIC connection IDs cannot be rewritten (they are authenticated), so a
-//! corpus with QUIC captures spaces its rounds more than smbscope's default flow idle timeout
-//! (600 s) apart: otherwise a copy's Initial would land on the previous copy's connection.
+//! corpus with QUIC captures spaces its rounds 5 s apart: each QUIC capture ends with a
+//! CONNECTION_CLOSE, after which smbscope drains the connection for 3 s; a copy's Initial
+//! arriving sooner would land on the previous copy's connection.
 //!
 //! ```text
 //! cargo run --release --example bench-corpus -- --mix cleartext --size 1G --out target/bench-corpus/cleartext.pcap
@@ -39,8 +40,9 @@ const TCP_SERVER_PORTS: [u16; 2] = [445, 139];
 const UDP_SERVER_PORTS: [u16; 1] = [443];
 /// Fixed start of every corpus (2024-01-01T00:00:00Z), so reruns give identical files.
 const BASE_SECS: u64 = 1_704_067_200;
-/// Round gap used when QUIC captures are in the mix: more than smbscope's default idle timeout.
-const QUIC_ROUND_GAP_SECS: u64 = 605;
+/// Round gap used when QUIC captures are in the mix: more than smbscope's 3 s drain after a
+/// CONNECTION_CLOSE (plus its 1 s expiry granularity).
+const QUIC_ROUND_GAP_SECS: u64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mix {
@@ -68,7 +70,7 @@ struct Args {
     /// The project's captures directory.
     #[arg(long, default_value = "captures")]
     captures: PathBuf,
-    /// Seconds between the end of a round and the start of the next (default: 1, or 605 when
+    /// Seconds between the end of a round and the start of the next (default: 1, or 5 when
     /// QUIC captures are in the mix).
     #[arg(long)]
     round_gap: Option<u64>,

@@ -377,3 +377,70 @@ fn own_smb_over_quic_captures() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A CONNECTION_CLOSE ends the connection once the draining period is over: the same
+/// connection replayed 10 s later (same connection IDs, as in a replayed or re-captured trace)
+/// is a new connection, not a migration of the closed one.
+#[test]
+fn connection_close_ends_the_connection_after_draining() {
+    use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+    use smbscope::engine::Engine;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/quic");
+    let text = std::fs::read_to_string(dir.join("quic-smb311.keylog")).expect("key log");
+    let mut engine = Engine::new(Config {
+        keylog: Arc::new(KeyLog::parse(&text).0),
+        ..Config::default()
+    });
+    let mut cap = OfflineCapture::open(&dir.join("quic-smb311.pcap")).expect("opens");
+    let mut frames = Vec::new();
+    while let Some(f) = cap.next_frame().expect("reads") {
+        frames.push((f.ts, f.linktype, f.data.to_vec()));
+    }
+    let span = frames.last().expect("frames").0.0 - frames[0].0.0;
+    let mut records = Vec::new();
+    for pass in 0..2u64 {
+        let shift = pass * (span + 10_000_000_000);
+        for (ts, linktype, data) in &frames {
+            engine.handle_frame(&Frame {
+                ts: Timestamp(ts.0 + shift),
+                linktype: *linktype,
+                data,
+                orig_len: data.len() as u32,
+            });
+            records.extend(std::iter::from_fn(|| engine.poll_record()));
+        }
+    }
+    engine.finish();
+    records.extend(std::iter::from_fn(|| engine.poll_record()));
+    let json: Vec<Value> = records
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("serialises"))
+        .collect();
+    let quic: Vec<&Value> = json.iter().filter(|r| r["type"] == "quic").collect();
+    assert_eq!(quic.len(), 2, "two connections: {quic:#?}");
+    let established = json
+        .iter()
+        .filter(|r| r["type"] == "event" && r["event_id"] == 30832)
+        .count();
+    assert_eq!(
+        established,
+        2,
+        "{:#?}",
+        json.iter()
+            .filter(|r| r["type"] == "event")
+            .collect::<Vec<_>>()
+    );
+    for q in &quic {
+        assert!(
+            q["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("closed the connection")),
+            "{q}"
+        );
+        assert_eq!(
+            q["client_addresses"].as_array().map(Vec::len),
+            Some(1),
+            "{q}"
+        );
+    }
+}

@@ -174,6 +174,13 @@ impl Engine {
         if frame.ts > self.last_ts {
             self.last_ts = frame.ts;
         }
+        // Expire first, so a connection that ended (drained after CONNECTION_CLOSE) is gone
+        // before a packet reusing its connection IDs arrives.
+        if frame.ts >= self.next_quic_expiry {
+            let h = self.table.handler_mut();
+            self.quic.expire(h, frame.ts);
+            self.next_quic_expiry = frame.ts.saturating_add(std::time::Duration::from_secs(1));
+        }
         match flow::decode(frame.linktype, frame.data) {
             Ok(pkt) => match &pkt.transport {
                 flow::Transport::Udp {
@@ -189,11 +196,6 @@ impl Engine {
                 _ => self.table.handle_packet(frame.ts, &pkt),
             },
             Err(_) => self.undecodable += 1,
-        }
-        if frame.ts >= self.next_quic_expiry {
-            let h = self.table.handler_mut();
-            self.quic.expire(h, frame.ts);
-            self.next_quic_expiry = frame.ts.saturating_add(std::time::Duration::from_secs(1));
         }
     }
 

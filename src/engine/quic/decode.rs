@@ -162,6 +162,7 @@ pub(super) fn frames(
                         }
                     ),
                 };
+                c.close_seen.get_or_insert(ts);
                 if c.established {
                     c.closed.get_or_insert(desc);
                 } else {

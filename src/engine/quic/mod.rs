@@ -39,6 +39,11 @@ const MAX_CRYPTO: usize = 256 * 1024;
 const MAX_STREAM: usize = 4 * 1024 * 1024;
 /// Connection IDs remembered per connection (NEW_CONNECTION_ID can add many).
 const MAX_CIDS: usize = 64;
+/// Client addresses kept per connection (a migration or two is normal; more are counted).
+const MAX_PATHS: usize = 16;
+/// How long a connection is kept after a CONNECTION_CLOSE, for the peer's last packets
+/// (RFC 9000 §10.2 drains for three PTOs; a few seconds covers that).
+const DRAIN: u64 = 3_000_000_000;
 /// Certificates that expire within this many seconds of the capture time are flagged.
 const EXPIRY_WARNING_SECS: i64 = 30 * 24 * 3600;
 
@@ -80,6 +85,10 @@ struct QuicConn {
     established: bool,
     failed: Option<String>,
     closed: Option<String>,
+    /// When a CONNECTION_CLOSE was seen: the connection ends [`DRAIN`] later.
+    close_seen: Option<Timestamp>,
+    /// Client addresses beyond [`MAX_PATHS`].
+    paths_dropped: u64,
     /// The SMB byte stream (client-initiated bidirectional stream 0), per direction.
     stream: [StreamBuf; 2],
     framer: [Framer; 2],
@@ -127,8 +136,6 @@ pub struct QuicTable {
     max_conns: usize,
     idle_secs: u64,
     plain: Vec<u8>,
-    /// Server IPs seen speaking SMB over QUIC.
-    pub smb_servers: Vec<std::net::IpAddr>,
 }
 
 impl QuicTable {
@@ -149,7 +156,6 @@ impl QuicTable {
             max_conns,
             idle_secs,
             plain: Vec::new(),
-            smb_servers: Vec::new(),
         }
     }
 
@@ -267,7 +273,11 @@ impl QuicTable {
         // Paths: a client packet from a new address is a migration (or NAT rebinding).
         let client = path.0;
         if !c.paths.contains(&client) {
-            c.paths.push(client);
+            if c.paths.len() < MAX_PATHS {
+                c.paths.push(client);
+            } else {
+                c.paths_dropped += 1;
+            }
         }
         if pkt.is_long() && dir == Direction::ToClient && c.cid_len[0].is_none() {
             c.cid_len[0] = Some(pkt.scid.len());
@@ -373,6 +383,8 @@ impl QuicTable {
                 established: false,
                 failed: None,
                 closed: None,
+                close_seen: None,
+                paths_dropped: 0,
                 stream: [StreamBuf::new(MAX_STREAM), StreamBuf::new(MAX_STREAM)],
                 framer: [Framer::default(), Framer::default()],
                 smb: None,
@@ -441,23 +453,30 @@ impl QuicTable {
         for (rule, summary) in findings {
             h.plain_finding(rule, &key, name.clone(), summary, ts);
         }
-        if !self.smb_servers.contains(&ip) {
-            self.smb_servers.push(ip);
-        }
         h.note_server(ip, crate::engine::exposure::Via::Quic, &key, name, ts);
     }
 
     /// Closes connections idle for the idle timeout, as of `now`.
     pub fn expire(&mut self, h: &mut SmbHandler, now: Timestamp) {
         let idle = self.idle_secs.saturating_mul(1_000_000_000);
-        let due: Vec<u64> = self
+        let mut due: Vec<(u64, &'static str)> = self
             .conns
             .values()
-            .filter(|c| now.0.saturating_sub(c.last_seen.0) > idle)
-            .map(|c| c.id)
+            .filter_map(|c| {
+                if c.close_seen
+                    .is_some_and(|at| now.0.saturating_sub(at.0) > DRAIN)
+                {
+                    Some((c.id, "connection closed"))
+                } else if now.0.saturating_sub(c.last_seen.0) > idle {
+                    Some((c.id, "idle timeout"))
+                } else {
+                    None
+                }
+            })
             .collect();
-        for id in due {
-            self.close(h, id, now, "idle timeout");
+        due.sort_unstable();
+        for (id, why) in due {
+            self.close(h, id, now, why);
         }
     }
 
@@ -477,7 +496,12 @@ impl QuicTable {
         for cid in &c.cids {
             self.by_cid.remove(cid);
         }
-        self.by_path.retain(|_, v| *v != id);
+        for client in &c.paths {
+            let path = (*client, c.server);
+            if self.by_path.get(&path) == Some(&id) {
+                self.by_path.remove(&path);
+            }
+        }
         let at = c.last_seen.max(c.first_seen);
         let (id, msg, reason) = if c.established {
             let reason = c.closed.clone().unwrap_or_else(|| why.to_owned());
