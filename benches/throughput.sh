@@ -387,7 +387,8 @@ else
 fi
 rq=$(field smbscope-quarter-j1 5)
 rw=$(field smbscope-clear-j1 5)
-verdict "RSS flat: whole / quarter cleartext corpus" "$(ratio "$rw" "$rq")" 1.10 "x" 0 \
+# Four times the input: flat means well under twice the memory (allocator noise on a few MiB).
+verdict "RSS flat: whole / quarter cleartext corpus (4x the input)" "$(ratio "$rw" "$rq")" 1.25 "x" 0 \
     "$((rq / 1024)) MiB on a quarter, $((rw / 1024)) MiB on the whole"
 ri1=$(field smbscope-idle-small 5)
 ri2=$(field smbscope-idle-large 5)
