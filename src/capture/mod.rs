@@ -16,6 +16,7 @@
 
 mod live;
 mod offline;
+mod pcap_file;
 mod pcapng;
 
 use std::path::PathBuf;

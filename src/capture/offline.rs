@@ -1,5 +1,10 @@
 //! [`OfflineCapture`]: pcap / pcapng files through libpcap, with transparent gzip.
 //!
+//! Uncompressed classic pcap files (of version 2.4 and a link type `flow::decode` handles) are
+//! read by the pure-Rust reader of [`super::pcap_file`] instead, with large reads: libpcap's
+//! small buffered reads cost several times more than the analysis of a page-cached file needs.
+//! That reader reports frames, link types, errors and truncation as libpcap does.
+//!
 //! A gzip file (magic `1f 8b`) is decompressed by a helper thread into an anonymous pipe, and
 //! libpcap opens the pipe's read end as `/dev/fd/N` (this crate forbids `unsafe`, so
 //! `Capture::from_raw_fd` is not an option). libpcap `fopen()`s its own descriptor, so ours is
@@ -28,6 +33,7 @@ use std::thread::JoinHandle;
 use flate2::read::MultiGzDecoder;
 use pcap::{Capture, Offline, Precision};
 
+use super::pcap_file::{self, FileHeader, PcapFileError, PcapFileReader};
 use super::pcapng::{NgReader, Source, to_capture_error};
 use super::{CaptureError, Frame, Timestamp};
 
@@ -36,7 +42,7 @@ pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// pcapng Section Header Block type, the first 4 bytes of a pcapng file.
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Size of the classic pcap file header.
-const PCAP_FILE_HEADER_LEN: u64 = 24;
+const PCAP_FILE_HEADER_LEN: u64 = pcap_file::FILE_HEADER_LEN as u64;
 /// Size of a classic pcap record header.
 const PCAP_RECORD_HEADER_LEN: u64 = 16;
 /// Approximate overhead of a pcapng Enhanced Packet Block around its data.
@@ -47,8 +53,11 @@ const GUNZIP_CHUNK: usize = 64 * 1024;
 /// An open capture file. Read it with [`OfflineCapture::next_frame`] until `Ok(None)`.
 pub struct OfflineCapture {
     path: PathBuf,
-    /// `None` while dropping, and once the pcapng fallback has taken over.
+    /// `None` while dropping, once the pcapng fallback has taken over, and for the pure-Rust
+    /// classic pcap reader.
     cap: Option<Capture<Offline>>,
+    /// The pure-Rust reader of an uncompressed classic pcap file.
+    classic: Option<Box<PcapFileReader<File>>>,
     linktype: i32,
     file_size: Option<u64>,
     progress: Progress,
@@ -74,15 +83,25 @@ impl OfflineCapture {
     /// Opens a pcap or pcapng file, gzip-compressed or not (detected by content, not name).
     /// Timestamps are read with nanosecond precision.
     pub fn open(path: &Path) -> Result<OfflineCapture, CaptureError> {
+        Self::open_with(path, false)
+    }
+
+    /// [`OfflineCapture::open`]; with `libpcap_only`, a classic pcap file is read by libpcap too
+    /// (to compare the two readers).
+    pub(super) fn open_with(
+        path: &Path,
+        libpcap_only: bool,
+    ) -> Result<OfflineCapture, CaptureError> {
         let open_err = |msg: String| CaptureError::Open {
             path: path.to_path_buf(),
             msg,
         };
         let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
         let file_size = file.metadata().ok().map(|m| m.len());
-        let mut magic = [0u8; 4];
-        let got = read_up_to(&mut file, &mut magic).map_err(|e| open_err(e.to_string()))?;
-        let magic = &magic[..got];
+        let mut header = [0u8; pcap_file::FILE_HEADER_LEN];
+        let got = read_up_to(&mut file, &mut header).map_err(|e| open_err(e.to_string()))?;
+        let header = &header[..got];
+        let magic = &header[..got.min(4)];
 
         if magic.starts_with(&GZIP_MAGIC) {
             file.seek(SeekFrom::Start(0))
@@ -94,6 +113,26 @@ impl OfflineCapture {
                 .map_err(|e| open_err(e.to_string()))?;
             let pcapng = inner.get(..got) == Some(&PCAPNG_MAGIC[..]);
             return Self::open_gzip(path, file, file_size, pcapng);
+        }
+        if let Some(hdr) = FileHeader::parse(header).filter(|_| !libpcap_only) {
+            // `file` is just past the file header.
+            let reader = PcapFileReader::new(file, hdr, pcap_file::DEFAULT_BUFFER);
+            return Ok(OfflineCapture {
+                path: path.to_path_buf(),
+                cap: None,
+                classic: Some(Box::new(reader)),
+                linktype: hdr.linktype(),
+                file_size,
+                progress: Progress::Plain {
+                    estimate: PCAP_FILE_HEADER_LEN,
+                    per_record: PCAP_RECORD_HEADER_LEN,
+                },
+                gunzip: None,
+                fallback: None,
+                pcapng: false,
+                frames: 0,
+                done: false,
+            });
         }
         drop(file);
         let cap = Capture::from_file_with_precision(path, Precision::Nano)
@@ -178,6 +217,7 @@ impl OfflineCapture {
         OfflineCapture {
             path: path.to_path_buf(),
             cap: Some(cap),
+            classic: None,
             linktype,
             file_size,
             progress,
@@ -222,6 +262,20 @@ impl OfflineCapture {
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
+        }
+        if self.classic.is_some() {
+            // Tested first and borrowed inside: a borrow returned from an `if let` would hold
+            // `self` for the rest of the function.
+            return match self.classic.as_deref_mut() {
+                Some(reader) => classic_frame(
+                    reader,
+                    self.linktype,
+                    &mut self.frames,
+                    &mut self.done,
+                    &self.path,
+                ),
+                None => Ok(None),
+            };
         }
         if self.fallback.is_some() {
             self.close_libpcap();
@@ -337,8 +391,13 @@ impl OfflineCapture {
     }
 
     /// Approximately how many bytes of the file have been consumed (compressed bytes for
-    /// gzip), never more than [`OfflineCapture::file_size`].
+    /// gzip; exact for a classic pcap file read without libpcap), never more than
+    /// [`OfflineCapture::file_size`].
     pub fn bytes_read(&self) -> u64 {
+        if let Some(reader) = &self.classic {
+            let n = reader.consumed();
+            return self.file_size.map_or(n, |size| n.min(size));
+        }
         let n = match (&self.progress, &self.fallback) {
             (Progress::Plain { .. }, Some(ng)) => ng.consumed(),
             (Progress::Plain { estimate, .. }, None) => *estimate,
@@ -364,6 +423,7 @@ impl std::fmt::Debug for OfflineCapture {
             .field("frames", &self.frames)
             .field("gzip", &matches!(self.progress, Progress::Gzip(_)))
             .field("pcapng_fallback", &self.fallback.is_some())
+            .field("pure_rust_pcap", &self.classic.is_some())
             .finish()
     }
 }
@@ -420,6 +480,42 @@ fn fallback_frame<'a>(
     }
 }
 
+/// The next frame from the pure-Rust classic pcap reader, with the capture's fields passed one
+/// by one (the frame borrows `reader` only).
+fn classic_frame<'a>(
+    reader: &'a mut PcapFileReader<File>,
+    linktype: i32,
+    frames: &mut u64,
+    done: &mut bool,
+    path: &Path,
+) -> Result<Option<Frame<'a>>, CaptureError> {
+    let err = match reader.next_record() {
+        Ok(Some(rec)) => {
+            *frames += 1;
+            return Ok(Some(Frame {
+                ts: rec.ts,
+                linktype,
+                data: reader.data(),
+                orig_len: rec.orig_len,
+            }));
+        }
+        Ok(None) => None,
+        Err(e) => Some(e),
+    };
+    *done = true;
+    match err {
+        None => Ok(None),
+        Some(PcapFileError::Truncated) => Err(CaptureError::Truncated {
+            path: path.to_path_buf(),
+            frames_read: *frames,
+        }),
+        Some(e) => Err(CaptureError::Read {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        }),
+    }
+}
+
 /// The gunzip helper: decompress `input` into `out` until the end, a gzip error (returned), or
 /// the reader going away (EPIPE: not an error, the consumer stopped).
 fn gunzip(input: CountingReader, mut out: io::PipeWriter) -> Result<(), String> {
@@ -472,4 +568,169 @@ pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize>
         }
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pcap_file::tests::build;
+    use super::*;
+
+    /// Every frame of `path` as `(ts, linktype, data, orig_len)`, and how reading ended.
+    type Frames = Vec<(Timestamp, i32, Vec<u8>, u32)>;
+
+    fn read_all(path: &Path, libpcap_only: bool) -> (OfflineCapture, Frames, Option<String>) {
+        let mut cap = OfflineCapture::open_with(path, libpcap_only).expect("open");
+        let mut frames = Vec::new();
+        let end = loop {
+            match cap.next_frame() {
+                Ok(Some(f)) => frames.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len)),
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        assert!(
+            cap.next_frame().unwrap().is_none(),
+            "Ok(None) after the end"
+        );
+        (cap, frames, end)
+    }
+
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "smbscope-offline-{}-{name}.pcap",
+            std::process::id()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_pure_rust_reader_matches_libpcap_on_the_sample_captures() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut files = Vec::new();
+        for dir in [root.clone(), root.join("quic")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "pcap") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 10, "sample captures: {files:?}");
+        for path in files {
+            let (fast, frames, end) = read_all(&path, false);
+            assert!(
+                fast.classic.is_some(),
+                "{}: pure-Rust reader",
+                path.display()
+            );
+            let (slow, want, want_end) = read_all(&path, true);
+            assert!(slow.classic.is_none());
+            assert!(!want.is_empty(), "{}", path.display());
+            assert_eq!(fast.linktype(), slow.linktype(), "{}", path.display());
+            assert_eq!(end, want_end, "{}", path.display());
+            assert!(
+                frames == want,
+                "{}: frames differ from libpcap",
+                path.display()
+            );
+            assert_eq!(fast.frames_read(), slow.frames_read());
+            assert_eq!(
+                Some(fast.bytes_read()),
+                fast.file_size(),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn odd_classic_files_read_like_libpcap() {
+        let long = vec![0xabu8; 300];
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "le-us",
+                build(false, false, 65535, 1, &[(5, 6, b"abc", 70)]),
+            ),
+            ("be-ns", build(true, true, 65535, 1, &[(5, 6, b"abc", 70)])),
+            // LINKTYPE_RAW with FCS bits; negative (pre-1970) seconds clamp to 0.
+            (
+                "raw-fcs",
+                build(
+                    false,
+                    false,
+                    65535,
+                    101 | (1 << 26) | (4 << 28),
+                    &[(u32::MAX, 7, b"\x45", 1), (3, 999_999, b"\x45\x00", 2)],
+                ),
+            ),
+            // caplen above snaplen: libpcap delivers the snapshot length.
+            (
+                "snap",
+                build(false, true, 100, 1, &[(1, 2, &long, 300), (3, 4, b"z", 1)]),
+            ),
+            ("snap0", build(true, false, 0, 113, &[(1, 2, &long, 300)])),
+            ("empty", build(false, false, 65535, 1, &[])),
+        ];
+        for (name, bytes) in cases {
+            let path = temp_file(name, &bytes);
+            let (fast, frames, end) = read_all(&path, false);
+            assert!(fast.classic.is_some(), "{name}");
+            let (slow, want, want_end) = read_all(&path, true);
+            assert_eq!(fast.linktype(), slow.linktype(), "{name}");
+            assert_eq!((frames, end), (want, want_end), "{name}");
+            assert_eq!(fast.bytes_read(), bytes.len() as u64, "{name}");
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cut_file_yields_its_frames_then_truncated() {
+        let bytes = build(
+            false,
+            false,
+            65535,
+            1,
+            &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)],
+        );
+        for cut in [bytes.len() - 1, bytes.len() - 4, bytes.len() - 10] {
+            let path = temp_file(&format!("cut{cut}"), &bytes[..cut]);
+            let (fast, frames, end) = read_all(&path, false);
+            let (_, want, want_end) = read_all(&path, true);
+            assert_eq!(frames.len(), 1);
+            assert_eq!((&frames, &end), (&want, &want_end));
+            let expected = CaptureError::Truncated {
+                path: path.clone(),
+                frames_read: 1,
+            };
+            assert_eq!(end, Some(expected.to_string()));
+            assert_eq!(fast.frames_read(), 1);
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_absurd_caplen_is_a_read_error_naming_file_and_offset() {
+        let mut bytes = build(
+            false,
+            false,
+            65535,
+            1,
+            &[(1, 0, b"ab", 2), (1, 0, b"cd", 2)],
+        );
+        let second = 24 + 16 + 2;
+        bytes[second + 8..second + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        let path = temp_file("absurd", &bytes);
+        let (_, frames, end) = read_all(&path, false);
+        assert_eq!(frames.len(), 1);
+        let msg = end.expect("an error");
+        assert!(msg.contains("read error"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(&format!("offset {second}")), "{msg}");
+        // libpcap refuses the record too.
+        let (_, want, want_end) = read_all(&path, true);
+        assert_eq!(want.len(), 1);
+        assert!(want_end.unwrap().contains("read error"));
+        std::fs::remove_file(&path).unwrap();
+    }
 }
