@@ -582,10 +582,21 @@ impl Run {
             }
         };
         let mut n: u64 = 0;
+        let shared = cap.has_shared_frames();
         loop {
             match cap.next_frame() {
                 Ok(Some(frame)) => {
-                    self.engine.handle_frame(&frame);
+                    match &mut self.engine {
+                        // The sharded engine takes a reference to the reader's buffer.
+                        Analyzer::Sharded(e) if shared => {
+                            let (ts, linktype, orig_len) =
+                                (frame.ts, frame.linktype, frame.orig_len);
+                            if let Some((buf, range)) = cap.shared_data() {
+                                e.handle_shared_frame(ts, linktype, orig_len, buf, range);
+                            }
+                        }
+                        engine => engine.handle_frame(&frame),
+                    }
                     self.drain(sink)?;
                     n += 1;
                     if n.is_multiple_of(8192) {

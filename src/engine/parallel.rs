@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -51,15 +52,24 @@ struct Meta {
     seq: u64,
     ts: Timestamp,
     linktype: i32,
+    /// Index into [`Batch::chunks`], or [`COPIED`]: the bytes are in [`Batch::data`].
+    chunk: usize,
     start: usize,
     len: usize,
     orig_len: u32,
 }
 
-/// Frames for one shard, copied out of the capture buffer.
+/// [`Meta::chunk`] of a frame copied into [`Batch::data`].
+const COPIED: usize = usize::MAX;
+
+/// Frames for one shard: copied out of the capture buffer, or referenced in shared buffers.
 #[derive(Debug, Default)]
 struct Batch {
     data: Vec<u8>,
+    /// Shared capture buffers the frames point into.
+    chunks: Vec<Arc<Vec<u8>>>,
+    /// Frame bytes in the batch, copied or referenced.
+    bytes: usize,
     frames: Vec<Meta>,
     /// Every frame up to this sequence number that belongs to the shard is in this batch or
     /// an earlier one.
@@ -192,6 +202,36 @@ impl ShardedEngine {
 
     /// Feeds one captured frame (copied; the caller's buffer is free on return).
     pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        self.dispatch(frame, None);
+    }
+
+    /// Feeds one captured frame that lives in `buf[range]`, a buffer the capture reader no
+    /// longer writes to while it is shared: the shards get the reference, not a copy.
+    pub fn handle_shared_frame(
+        &mut self,
+        ts: Timestamp,
+        linktype: i32,
+        orig_len: u32,
+        buf: Arc<Vec<u8>>,
+        range: std::ops::Range<usize>,
+    ) {
+        let Some(data) = buf.get(range.clone()) else {
+            return;
+        };
+        let frame = Frame {
+            ts,
+            linktype,
+            data,
+            orig_len,
+        };
+        self.dispatch(&frame, Some((&buf, range)));
+    }
+
+    fn dispatch(
+        &mut self,
+        frame: &Frame<'_>,
+        shared: Option<(&Arc<Vec<u8>>, std::ops::Range<usize>)>,
+    ) {
         if self.phase != Phase::Running {
             return;
         }
@@ -202,7 +242,7 @@ impl ShardedEngine {
             Ok(pkt) => {
                 if let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) {
                     let shard = (h % self.inputs.len() as u64) as usize;
-                    self.push(shard, frame);
+                    self.push(shard, frame, shared);
                 }
             }
             Err(_) => self.undecodable += 1,
@@ -333,18 +373,37 @@ impl ShardedEngine {
         s
     }
 
-    fn push(&mut self, shard: usize, frame: &Frame<'_>) {
+    fn push(
+        &mut self,
+        shard: usize,
+        frame: &Frame<'_>,
+        shared: Option<(&Arc<Vec<u8>>, std::ops::Range<usize>)>,
+    ) {
         let b = &mut self.filling[shard];
+        let (chunk, start) = match shared {
+            Some((buf, range)) => {
+                if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, buf)) {
+                    b.chunks.push(Arc::clone(buf));
+                }
+                (b.chunks.len() - 1, range.start)
+            }
+            None => {
+                let start = b.data.len();
+                b.data.extend_from_slice(frame.data);
+                (COPIED, start)
+            }
+        };
         b.frames.push(Meta {
             seq: self.seq,
             ts: frame.ts,
             linktype: frame.linktype,
-            start: b.data.len(),
+            chunk,
+            start,
             len: frame.data.len(),
             orig_len: frame.orig_len,
         });
-        b.data.extend_from_slice(frame.data);
-        if b.frames.len() >= BATCH_FRAMES || b.data.len() >= BATCH_BYTES {
+        b.bytes += frame.data.len();
+        if b.frames.len() >= BATCH_FRAMES || b.bytes >= BATCH_BYTES {
             self.send(shard, false);
         }
     }
@@ -405,6 +464,8 @@ impl ShardedEngine {
         if let Some(mut b) = out.recycled {
             if self.pool.len() < 2 * self.inputs.len() + 2 {
                 b.data.clear();
+                b.chunks.clear();
+                b.bytes = 0;
                 b.frames.clear();
                 b.finish = false;
                 self.pool.push(b);
@@ -482,10 +543,14 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
         let mut items = Vec::new();
         let run = catch_unwind(AssertUnwindSafe(|| {
             for m in &batch.frames {
+                let src: &[u8] = match batch.chunks.get(m.chunk) {
+                    Some(c) => c,
+                    None => &batch.data,
+                };
                 let frame = Frame {
                     ts: m.ts,
                     linktype: m.linktype,
-                    data: batch.data.get(m.start..m.start + m.len).unwrap_or_default(),
+                    data: src.get(m.start..m.start + m.len).unwrap_or_default(),
                     orig_len: m.orig_len,
                 };
                 engine.handle_frame(&frame);
@@ -516,6 +581,8 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
         }));
         let finish = batch.finish;
         batch.data.clear();
+        batch.chunks.clear();
+        batch.bytes = 0;
         batch.frames.clear();
         let (summary, error) = match run {
             Ok(s) => (s, None),
