@@ -4,7 +4,8 @@
 nbss_smb: each reassembled TCP 445 direction stream (and each NBSS message);
 compression: each 0xFC message; ntlmssp_spnego: each NTLMSSP token and SMB2 security blob region;
 quic: each UDP payload; keyfiles: captures/*.keys, *.credentials, quic/*.keylog;
-engine: whole captures in both engine modes (frames, and TCP payloads of a synthetic flow).
+engine: whole captures in both engine modes (frames, and TCP payloads of a synthetic flow);
+pcap_file: each capture's first 64 KiB, byte-swapped too, as classic pcap files.
 Usage: python3 fuzz/seed.py  (from the repository root)."""
 import glob, hashlib, os, struct
 
@@ -50,10 +51,32 @@ def decode(f):
         return ("udp", sp, dp, 0, l4[8:])
     return None
 
+def swapped(raw):
+    """The same classic pcap file in the other byte order (file and record headers)."""
+    if len(raw) < 24:
+        return raw
+    out = bytearray(raw[:24])
+    out[0:4] = out[0:4][::-1]
+    for a, b in ((4, 6), (6, 8)):
+        out[a:b] = out[a:b][::-1]
+    for a in (8, 12, 16, 20):
+        out[a:a + 4] = out[a:a + 4][::-1]
+    off = 24
+    while off + 16 <= len(raw):
+        hdr = raw[off:off + 16]
+        caplen = struct.unpack("<I", hdr[8:12])[0]
+        out += b"".join(hdr[i:i + 4][::-1] for i in range(0, 16, 4))
+        out += raw[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+    return bytes(out)
+
 def main():
     pcaps = sorted(glob.glob(os.path.join(ROOT, "captures", "*.pcap")) +
                    glob.glob(os.path.join(ROOT, "captures", "quic", "*.pcap")))
     for path in pcaps:
+        raw = open(path, "rb").read()
+        put("pcap_file", raw[:65536])
+        put("pcap_file", swapped(raw[:65536]))
         fr = list(frames(path))
         streams, seen, eng_frames, eng_tcp = {}, set(), b"\x00", b"\x01"
         for f in fr:

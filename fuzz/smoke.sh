@@ -15,7 +15,7 @@ secs="${SECONDS_PER_TARGET:-20}"
 install_timeout="${INSTALL_TIMEOUT:-300}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(nbss_smb ntlmssp_spnego compression quic keyfiles engine)
+    targets=(nbss_smb ntlmssp_spnego compression quic keyfiles engine pcap_file)
 fi
 
 if ! cargo fuzz --help >/dev/null 2>&1; then

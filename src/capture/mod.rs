@@ -26,6 +26,25 @@ pub use live::{LiveCapture, LiveOptions, LiveStats, LiveWaker, default_filter, o
 pub use offline::OfflineCapture;
 pub use pcapng::scan_pcapng_secrets;
 
+/// Fuzzing entry point: reads `data` as a classic pcap file with the pure-Rust reader (as
+/// [`OfflineCapture`] does for such files), once with its normal buffer and once with a tiny
+/// one so that records straddle buffer ends. Every outcome is fine but a panic or a hang.
+pub fn fuzz_classic_pcap(data: &[u8]) {
+    let Some(header) = pcap_file::FileHeader::parse(data) else {
+        return;
+    };
+    let body = data.get(pcap_file::FILE_HEADER_LEN..).unwrap_or_default();
+    for chunk in [pcap_file::DEFAULT_BUFFER, 17] {
+        let mut r = pcap_file::PcapFileReader::new(body, header, chunk);
+        let mut n = 0u64;
+        while let Ok(Some(rec)) = r.next_record() {
+            n += 1;
+            assert!(r.data().len() <= 262_144, "record {n} over the maximum");
+            let _ = (rec.ts, rec.orig_len, r.shared(), r.consumed());
+        }
+    }
+}
+
 /// A capture timestamp: nanoseconds since the Unix epoch (UTC). Capture time is the only clock
 /// the analysis uses.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -138,6 +157,23 @@ mod tests {
             Timestamp(u64::MAX)
         );
         assert_eq!(Timestamp::from_micros(u64::MAX), Timestamp(u64::MAX));
+    }
+
+    #[test]
+    fn classic_pcap_fuzz_entry_takes_real_cut_and_hostile_files() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let real = std::fs::read(dir.join("smb311-default.pcap")).expect("capture");
+        for cut in (0..real.len().min(4096)).chain([real.len()]) {
+            fuzz_classic_pcap(&real[..cut]);
+        }
+        let mut hostile = real[..24].to_vec();
+        // A record header claiming 4 GiB of data, then one claiming 262145 bytes.
+        hostile.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        fuzz_classic_pcap(&hostile);
+        hostile.truncate(24);
+        hostile.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x04, 0x00, 0, 0, 0, 0]);
+        fuzz_classic_pcap(&hostile);
+        fuzz_classic_pcap(b"not a capture at all");
     }
 
     #[test]
