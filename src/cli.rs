@@ -591,6 +591,7 @@ impl Run {
                         Analyzer::Sharded(e) if shared => {
                             let (ts, linktype, orig_len) =
                                 (frame.ts, frame.linktype, frame.orig_len);
+                            // `shared` says the reader hands out shared buffers: always `Some`.
                             if let Some((buf, range)) = cap.shared_data() {
                                 e.handle_shared_frame(ts, linktype, orig_len, buf, range);
                             }

@@ -291,35 +291,26 @@ impl<R: Read> PcapFileReader<R> {
         self.data = (0, 0);
         let size = need.max(self.chunk);
         if Arc::get_mut(&mut self.buf).is_none() {
-            // Frames of this buffer are still held elsewhere: go on in a free one.
+            // Frames of this buffer are still held elsewhere: go on in a free one, with the
+            // unconsumed tail copied over.
             let mut next = match self.spare.iter().position(|b| Arc::strong_count(b) == 1) {
                 Some(i) => self.spare.swap_remove(i),
-                None => Arc::new(vec![0; size]),
+                None => Arc::new(Vec::new()),
             };
-            if let Some(v) = Arc::get_mut(&mut next) {
-                let tail = self.end - self.start;
-                if v.len() < size.max(tail) {
-                    v.resize(size.max(tail), 0);
-                }
-                v[..tail].copy_from_slice(&self.buf[self.start..self.end]);
-                self.end = tail;
-                self.start = 0;
-                let old = std::mem::replace(&mut self.buf, next);
-                if self.spare.len() < MAX_SPARE {
-                    self.spare.push(old);
-                }
+            let tail = self.end - self.start;
+            // Unshared (a spare nobody holds, or a new one): `make_mut` does not copy.
+            let v = Arc::make_mut(&mut next);
+            v.resize(v.len().max(size).max(tail), 0);
+            v[..tail].copy_from_slice(&self.buf[self.start..self.end]);
+            self.end = tail;
+            self.start = 0;
+            let old = std::mem::replace(&mut self.buf, next);
+            if self.spare.len() < MAX_SPARE {
+                self.spare.push(old);
             }
         }
-        let Some(buf) = Arc::get_mut(&mut self.buf) else {
-            // Unreachable: the buffer was just replaced by an unshared one. Start afresh.
-            let tail = self.buf[self.start..self.end].to_vec();
-            let mut v = vec![0; size.max(tail.len())];
-            v[..tail.len()].copy_from_slice(&tail);
-            self.buf = Arc::new(v);
-            self.end = tail.len();
-            self.start = 0;
-            return Ok(());
-        };
+        // Unshared now: `make_mut` does not copy.
+        let buf = Arc::make_mut(&mut self.buf);
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

@@ -176,11 +176,7 @@ impl Engine {
         }
         // Expire first, so a connection that ended (drained after CONNECTION_CLOSE) is gone
         // before a packet reusing its connection IDs arrives.
-        if frame.ts >= self.next_quic_expiry {
-            let h = self.table.handler_mut();
-            self.quic.expire(h, frame.ts);
-            self.next_quic_expiry = frame.ts.saturating_add(std::time::Duration::from_secs(1));
-        }
+        self.expire_quic(frame.ts);
         match flow::decode(frame.linktype, frame.data) {
             Ok(pkt) => match &pkt.transport {
                 flow::Transport::Udp {
@@ -206,6 +202,11 @@ impl Engine {
             self.last_ts = now;
         }
         self.table.tick(now);
+        self.expire_quic(now);
+    }
+
+    /// Runs the QUIC idle/drain expiry at most once per second of capture time.
+    fn expire_quic(&mut self, now: Timestamp) {
         if now >= self.next_quic_expiry {
             let h = self.table.handler_mut();
             self.quic.expire(h, now);

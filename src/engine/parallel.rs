@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -253,7 +253,6 @@ impl ShardedEngine {
         {
             self.flush_all(false);
         }
-        self.collect(false);
     }
 
     /// The next record in merged order, if one is ready.
@@ -421,6 +420,8 @@ impl ShardedEngine {
                 self.inputs[shard] = None;
             }
         }
+        // Results only come in answer to batches: taking them here, not per frame, is enough.
+        self.collect();
     }
 
     fn flush_all(&mut self, finish: bool) {
@@ -431,24 +432,10 @@ impl ShardedEngine {
         self.last_flush = self.last_ts;
     }
 
-    /// Takes what the workers sent; with `block`, until every worker has ended.
-    fn collect(&mut self, block: bool) {
+    /// Takes what the workers have sent so far (without waiting) and merges it.
+    fn collect(&mut self) {
         let mut got = false;
-        loop {
-            let out = if block {
-                if self.ended.iter().all(|e| *e) {
-                    break;
-                }
-                match self.results.recv() {
-                    Ok(o) => o,
-                    Err(_) => break,
-                }
-            } else {
-                match self.results.try_recv() {
-                    Ok(o) => o,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
-            };
+        while let Ok(out) = self.results.try_recv() {
             got = true;
             self.absorb(out);
         }

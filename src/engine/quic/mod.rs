@@ -39,7 +39,8 @@ const MAX_CRYPTO: usize = 256 * 1024;
 const MAX_STREAM: usize = 4 * 1024 * 1024;
 /// Connection IDs remembered per connection (NEW_CONNECTION_ID can add many).
 const MAX_CIDS: usize = 64;
-/// Client addresses kept per connection (a migration or two is normal; more are counted).
+/// Client addresses kept per connection (a migration or two is normal; later ones are not
+/// recorded).
 const MAX_PATHS: usize = 16;
 /// How long a connection is kept after a CONNECTION_CLOSE, for the peer's last packets
 /// (RFC 9000 §10.2 drains for three PTOs; a few seconds covers that).
@@ -87,8 +88,6 @@ struct QuicConn {
     closed: Option<String>,
     /// When a CONNECTION_CLOSE was seen: the connection ends [`DRAIN`] later.
     close_seen: Option<Timestamp>,
-    /// Client addresses beyond [`MAX_PATHS`].
-    paths_dropped: u64,
     /// The SMB byte stream (client-initiated bidirectional stream 0), per direction.
     stream: [StreamBuf; 2],
     framer: [Framer; 2],
@@ -272,12 +271,8 @@ impl QuicTable {
         c.last_seen = ts;
         // Paths: a client packet from a new address is a migration (or NAT rebinding).
         let client = path.0;
-        if !c.paths.contains(&client) {
-            if c.paths.len() < MAX_PATHS {
-                c.paths.push(client);
-            } else {
-                c.paths_dropped += 1;
-            }
+        if c.paths.len() < MAX_PATHS && !c.paths.contains(&client) {
+            c.paths.push(client);
         }
         if pkt.is_long() && dir == Direction::ToClient && c.cid_len[0].is_none() {
             c.cid_len[0] = Some(pkt.scid.len());
@@ -384,7 +379,6 @@ impl QuicTable {
                 failed: None,
                 closed: None,
                 close_seen: None,
-                paths_dropped: 0,
                 stream: [StreamBuf::new(MAX_STREAM), StreamBuf::new(MAX_STREAM)],
                 framer: [Framer::default(), Framer::default()],
                 smb: None,
