@@ -182,7 +182,7 @@ def observe_quic(pcap):
     udp = fields(pcap, 'udp', ['frame.number', 'ip.src', 'udp.srcport', 'ip.dst', 'udp.dstport',
                                'quic.header_form', 'quic.version', 'quic.long.packet_type', 'quic.fixed_bit',
                                'quic.connection.number', 'quic.stream.stream_id', 'quic.frame_type',
-                               'smb2.cmd'])
+                               'quic.dcid', 'quic.nci.connection_id', 'smb2.cmd'])
     obs['udp_datagrams'] = len(udp)
     server = None
     conns = {}
@@ -191,6 +191,18 @@ def observe_quic(pcap):
     smb_by_client = {}
     path_frames = {'path_challenge': 0, 'path_response': 0, 'new_connection_id': 0,
                    'retire_connection_id': 0}
+    # Connection IDs announced in NEW_CONNECTION_ID frames by each side, and the DCIDs of the
+    # short headers each side sent: a side that sends to an ID only the other side's encrypted
+    # frames announced is what a keyless observer cannot follow by ID.
+    announced = {True: set(), False: set()}
+    short_dcids = {True: [], False: []}
+    for r in udp:
+        sp, dp = int(r['udp.srcport'][0]), int(r['udp.dstport'][0])
+        up = dp == QUIC_PORT
+        announced[up].update(r['quic.nci.connection_id'])
+        for form, dcid in zip(r['quic.header_form'], r['quic.dcid']):
+            if form == '0' and dcid not in short_dcids[up]:
+                short_dcids[up].append(dcid)
     for r in udp:
         sp, dp = int(r['udp.srcport'][0]), int(r['udp.dstport'][0])
         if QUIC_PORT not in (sp, dp):
@@ -233,6 +245,14 @@ def observe_quic(pcap):
     obs['fixed_bit_always_set'] = fixed == {'1'}
     obs['stream_ids'] = sorted(stream_ids)
     obs['path_frames'] = path_frames
+    obs['connection_ids'] = {
+        'announced_by_client': len(announced[True]),
+        'announced_by_server': len(announced[False]),
+        'server_short_header_dcids': len(short_dcids[False]),
+        'server_sent_to_client_announced': sum(d in announced[True] for d in short_dcids[False]),
+        'client_short_header_dcids': len(short_dcids[True]),
+        'client_sent_to_server_announced': sum(d in announced[False] for d in short_dcids[True]),
+    }
     obs['smb2_by_client_address'] = smb_by_client
     obs['checks']['udp_port_443'] = ports_ok and bool(udp)
     obs['checks']['quic_v1_only'] = versions == {1}
@@ -397,7 +417,7 @@ def observe(pcap, keylog, keys=None, cred=None):
 # expected answers
 # --------------------------------------------------------------------------
 
-QUIC_KEYS = ('sni', 'migrated', 'cert_ip', 'tcp445')
+QUIC_KEYS = ('sni', 'migrated', 'cert_ip', 'tcp445', 'cid_rotation')
 
 
 def is_ip(s):
@@ -479,6 +499,12 @@ def make(args):
             obs['checks']['relay_log_migration_matches_capture'] = (
                 logs['client_migrated'][1] == conn['client_addresses'][-1]
                 and logs.get('server_saw_migration', [None, None])[1] == conn['client_addresses'][-1])
+    if quic_exp.get('cid_rotation', False):
+        ids = obs['connection_ids']
+        obs['checks']['server_switched_to_client_announced_ids'] = ids['server_sent_to_client_announced'] >= 2
+        if ids['server_sent_to_client_announced'] < 2:
+            bad.append('the server sent to %d client-announced connection IDs (want at least 2): %r'
+                       % (ids['server_sent_to_client_announced'], ids))
     if 'relayed' in logs and obs['stream_bytes']:
         obs['checks']['quic_stream_bytes_equal_relayed_bytes'] = obs['stream_bytes'][0] == logs['relayed']
     cert = obs['cert']
@@ -562,6 +588,7 @@ def assemble(name, desc, obs):
             'quic_packets': obs['packets'],
             'quic_fixed_bit_always_set': obs['fixed_bit_always_set'],
             'path_frames': obs['path_frames'],
+            'connection_ids': obs['connection_ids'],
             'stream_bytes': obs['stream_bytes'][0] if obs['stream_bytes'] else None,
             'smb2_by_client_address': obs['smb2_by_client_address'],
         },

@@ -512,6 +512,14 @@ CMDS=$RW_CMDS
 EXPECT=(dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC signing_everywhere=true migrated=true)
 run
 
+scenario quic-cid-rotation "SMB 3.1.1 over QUIC, alice, signed; the relay client's connection IDs live 20 ms, so it keeps issuing new ones (NEW_CONNECTION_ID with Retire Prior To) and the server keeps switching its packets to IDs announced only in those encrypted frames"
+login alice
+CLIENT=(-m SMB3_11 --option='client signing=required')
+CLIENT_ARGS=(--cid-lifetime-ms 20)
+CMDS=$RW_CMDS
+EXPECT=(dialect=3.1.1 client_signing_required=true signing_algorithm=AES-128-GMAC signing_everywhere=true migrated=false cid_rotation=true)
+run
+
 scenario quic-cert-ip "SMB 3.1.1 over QUIC to //$HOST/data: the client dials the IP address (so no SNI) and the server certificate names IP $HOST (IP SAN) instead of a DNS name"
 login alice
 SERVER_ARGS=(--cert-ip)

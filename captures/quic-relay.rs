@@ -16,7 +16,8 @@
 //!     --cert-name files.smbscope.test [--cert-ip] [--cert-out cert.pem] [--keylog FILE]
 //! quic-relay client --listen 127.0.0.1:4450 --connect 127.0.0.1:443 \
 //!     --server-name files.smbscope.test [--pin-cert cert.pem] [--keylog FILE] \
-//!     [--migrate-after-ms N | --migrate-after-messages N] [--migrate-to 127.0.0.2:0]
+//!     [--migrate-after-ms N | --migrate-after-messages N] [--migrate-to 127.0.0.2:0] \
+//!     [--cid-lifetime-ms N]
 //! ```
 //!
 //! * QUIC v1, TLS 1.3 (rustls with the *ring* provider), ALPN `smb`; the QUIC fixed bit is not
@@ -36,6 +37,10 @@
 //!   is forwarded) rebinds the client endpoint to a new UDP socket bound to `--migrate-to`
 //!   (`Endpoint::rebind`); quinn then switches to a fresh connection ID and the server validates
 //!   the new path. The SMB session goes on over the new address.
+//! * Connection-ID rotation: `--cid-lifetime-ms N` gives the client's connection IDs a lifetime
+//!   (quinn's `RandomConnectionIdGenerator::set_lifetime`). When one expires, the client issues
+//!   new IDs with NEW_CONNECTION_ID frames whose Retire Prior To field retires the old ones, so
+//!   the server must send to an ID it learnt only inside an encrypted frame.
 //!
 //! The client serves exactly one TCP connection and exits when it ends; the server runs until
 //! it is killed. Progress lines go to stderr (`listening on ...`, `connected ...`, `migrated ...`),
@@ -136,6 +141,11 @@ struct ClientArgs {
     /// New local UDP address for the migration (port 0: any free port).
     #[arg(long, default_value = "127.0.0.2:0")]
     migrate_to: SocketAddr,
+    /// Retire each connection ID the client issued after this many milliseconds: the client
+    /// then issues fresh IDs (NEW_CONNECTION_ID with Retire Prior To), and the server must
+    /// switch its packets to one of them.
+    #[arg(long)]
+    cid_lifetime_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -168,6 +178,43 @@ fn transport_config() -> TransportConfig {
         .enable_segmentation_offload(false)
         .max_idle_timeout(Some(VarInt::from_u32(30_000).into()));
     t
+}
+
+/// 8-byte random connection IDs that expire after a lifetime (quinn's own generator with a
+/// lifetime is not exported by the `quinn` crate). The bytes come from SipHash with the
+/// process's random keys over a counter: unpredictable to an observer, which is all a test
+/// relay needs.
+struct ExpiringCids {
+    hasher: std::collections::hash_map::RandomState,
+    counter: u64,
+    lifetime: std::time::Duration,
+}
+
+impl ExpiringCids {
+    fn new(lifetime: std::time::Duration) -> Self {
+        ExpiringCids {
+            hasher: std::collections::hash_map::RandomState::new(),
+            counter: 0,
+            lifetime,
+        }
+    }
+}
+
+impl quinn::ConnectionIdGenerator for ExpiringCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        use std::hash::BuildHasher;
+        self.counter += 1;
+        let v = self.hasher.hash_one(self.counter);
+        quinn::ConnectionId::new(&v.to_be_bytes())
+    }
+
+    fn cid_len(&self) -> usize {
+        8
+    }
+
+    fn cid_lifetime(&self) -> Option<std::time::Duration> {
+        Some(self.lifetime)
+    }
 }
 
 /// NSS key-log writer (`LABEL <client random hex> <secret hex>` per line).
@@ -510,7 +557,12 @@ async fn client(a: ClientArgs) -> Result<()> {
 
     let socket =
         std::net::UdpSocket::bind(a.bind).with_context(|| format!("binding UDP {}", a.bind))?;
-    let endpoint = Endpoint::new(endpoint_config(), None, socket, Arc::new(TokioRuntime))?;
+    let mut ec = endpoint_config();
+    if let Some(ms) = a.cid_lifetime_ms {
+        let lifetime = std::time::Duration::from_millis(ms);
+        ec.cid_generator(move || Box::new(ExpiringCids::new(lifetime)));
+    }
+    let endpoint = Endpoint::new(ec, None, socket, Arc::new(TokioRuntime))?;
     let conn = endpoint
         .connect_with(cc, a.connect, &a.server_name)?
         .await
