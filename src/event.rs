@@ -332,6 +332,13 @@ pub struct EventRecord {
     /// Packets decrypted per encryption level, and packets that could not be (no keys, or
     /// failed authentication).
     pub packets: QuicPacketCounts,
+    /// Whether the connection was established (the handshake completed), and the evidence:
+    /// `"handshake_done"` (the server's HANDSHAKE_DONE frame, read with the key log),
+    /// `"handshake_then_1rtt"` (without keys: Handshake packets from both sides, then 1-RTT
+    /// packets from the client and, after them, from the server), or `"1rtt_both_directions"`
+    /// (the same without the Handshake packets of one side, which the capture missed).
+    pub established: bool,
+    pub established_by: Option<&'static str>,
     /// For 30803/30804: why the connection failed or ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -362,6 +369,30 @@ pub struct QuicPacketCounts {
     pub with_stream_data: u64,
     /// Packets left encrypted: no key for their level, or the tag did not verify.
     pub undecrypted: u64,
+    /// Every packet of the connection by header type, read or not (coalesced packets counted
+    /// one by one). Without keys these are what "established" is judged from.
+    pub seen: QuicSeenCounts,
+    /// Packets found by their destination connection ID (one the connection had already used).
+    pub by_id: u64,
+    /// Packets found by their address path (client and server address and port) because their
+    /// connection ID was new or empty; a new ID is learnt from such a packet.
+    pub by_path: u64,
+    /// Packets on a new client path linked to the connection without any known ID: a client
+    /// that moved while the server answered there, and no other connection could be the one.
+    pub by_migration: u64,
+}
+
+/// Packets of one QUIC connection by header type (RFC 9000 §17).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QuicSeenCounts {
+    pub initial: u64,
+    #[serde(rename = "0rtt")]
+    pub zero_rtt: u64,
+    pub handshake: u64,
+    pub retry: u64,
+    pub version_negotiation: u64,
+    #[serde(rename = "1rtt")]
+    pub one_rtt: u64,
 }
 
 /// The server certificate of a QUIC connection.
@@ -409,6 +440,10 @@ pub struct Summary {
     pub anomalies: BTreeMap<&'static str, u64>,
     /// Frames that were not IP or could not be decoded.
     pub undecodable_frames: u64,
+    /// QUIC packets (datagrams) that no connection could be found for: a short header with an
+    /// unknown connection ID on a path no connection used (see the `quic_unattributed`
+    /// anomalies).
+    pub quic_unattributed_packets: u64,
     /// Input errors (truncated capture, unreadable file), one line each.
     pub errors: Vec<String>,
 }

@@ -50,7 +50,8 @@ pub fn fuzz_frames(data: &[u8]) {
 /// `data` is a sequence of (control byte, big-endian u16 length, payload). Each payload becomes
 /// one Ethernet/IPv4 segment of a TCP connection 10.0.0.1:50000 -> 10.0.0.2:445 whose handshake
 /// was seen. Control bit 0 picks the direction (set = server to client); bit 1 sends the payload
-/// as a UDP datagram to port 443 instead (SMB over QUIC); bit 2 skips 1000 sequence numbers
+/// as a UDP datagram to port 443 instead (SMB over QUIC; then bits 2-5 pick the client's port
+/// and address and a 40 s wait, so QUIC path attribution and expiry are reached); bit 2 skips 1000 sequence numbers
 /// (a gap); bit 3 resends the payload at the previous sequence number (overlap); bit 4 adds FIN.
 pub fn fuzz_tcp445(data: &[u8]) {
     let mut engine = fuzz_engine();
@@ -77,7 +78,17 @@ pub fn fuzz_tcp445(data: &[u8]) {
         rest = tail;
         let d = usize::from(ctl & 1);
         let frame = if ctl & 2 != 0 {
-            udp_frame(d == 1, payload)
+            // QUIC paths: bits 2-3 pick the client port, bit 4 the client address (a NAT
+            // rebinding, a migration, or connections sharing a server), bit 5 waits 40 s
+            // (idle timeouts of connections and of unattributed paths).
+            if ctl & 32 != 0 {
+                for _ in 0..40_000 {
+                    next_ts();
+                }
+            }
+            let port = 50_001 + u16::from((ctl >> 2) & 3);
+            let client = [10, 0, 0, 1 + ((ctl >> 4) & 1)];
+            udp_frame(d == 1, client, port, payload)
         } else {
             if ctl & 4 != 0 {
                 seq[d] = seq[d].wrapping_add(1000);
@@ -164,11 +175,11 @@ fn tcp_frame(from_server: bool, seq: u32, ack: u32, flags: Flags, payload: &[u8]
     out
 }
 
-fn udp_frame(from_server: bool, payload: &[u8]) -> Vec<u8> {
+fn udp_frame(from_server: bool, client: [u8; 4], port: u16, payload: &[u8]) -> Vec<u8> {
     let (src, dst, sport, dport) = if from_server {
-        (SERVER, CLIENT, 443, 50_001)
+        (SERVER, client, 443, port)
     } else {
-        (CLIENT, SERVER, 50_001, 443)
+        (client, SERVER, port, 443)
     };
     let b = PacketBuilder::ethernet2([2; 6], [4; 6])
         .ipv4(src, dst, 64)

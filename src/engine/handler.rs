@@ -128,6 +128,18 @@ impl SmbHandler {
         em.anomaly(key, kind.as_str(), detail.to_owned(), 0, ts);
     }
 
+    /// An anomaly of a transport (QUIC) with its own kind and detail.
+    pub(crate) fn transport_anomaly(
+        &mut self,
+        key: &FlowKey,
+        kind: &'static str,
+        detail: String,
+        bytes: u64,
+        ts: Timestamp,
+    ) {
+        self.emitter().anomaly(key, kind, detail, bytes, ts);
+    }
+
     /// A connection-level finding about a transport (QUIC) rather than an SMB state.
     pub(crate) fn plain_finding(
         &mut self,

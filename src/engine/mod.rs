@@ -282,6 +282,7 @@ impl Engine {
             findings: c.findings.clone(),
             anomalies: c.anomalies.clone(),
             undecodable_frames: self.undecodable,
+            quic_unattributed_packets: self.quic.unattributed(),
             errors: Vec::new(),
         }
     }

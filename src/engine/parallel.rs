@@ -354,6 +354,7 @@ impl ShardedEngine {
             findings: self.exposure_findings.clone(),
             anomalies: BTreeMap::new(),
             undecodable_frames: self.undecodable,
+            quic_unattributed_packets: 0,
             errors: self.errors.clone(),
         };
         for w in &self.summaries {
@@ -367,6 +368,7 @@ impl ShardedEngine {
                 *s.anomalies.entry(k).or_default() += v;
             }
             s.undecodable_frames += w.undecodable_frames;
+            s.quic_unattributed_packets += w.quic_unattributed_packets;
             s.errors.extend(w.errors.iter().cloned());
         }
         s

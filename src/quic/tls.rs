@@ -330,6 +330,8 @@ pub struct TransportParameters {
     pub active_connection_id_limit: Option<u64>,
     /// 0x0c.
     pub disable_active_migration: bool,
+    /// 0x02, server only: the token of a Stateless Reset for the server's first connection ID.
+    pub stateless_reset_token: Option<[u8; 16]>,
     /// Ids of every other parameter, in order (GREASE `31 * N + 27` included).
     pub others: Vec<u64>,
 }
@@ -447,6 +449,7 @@ pub fn is_grease(v: u16) -> bool {
 mod tp {
     pub const ORIGINAL_DESTINATION_CONNECTION_ID: u64 = 0x00;
     pub const MAX_IDLE_TIMEOUT: u64 = 0x01;
+    pub const STATELESS_RESET_TOKEN: u64 = 0x02;
     pub const DISABLE_ACTIVE_MIGRATION: u64 = 0x0c;
     pub const ACTIVE_CONNECTION_ID_LIMIT: u64 = 0x0e;
     pub const INITIAL_SOURCE_CONNECTION_ID: u64 = 0x0f;
@@ -480,6 +483,9 @@ fn transport_parameters(r: &mut Reader<'_>) -> Result<TransportParameters> {
                 tps.active_connection_id_limit = Some(varint(&mut v)?);
             }
             tp::DISABLE_ACTIVE_MIGRATION => tps.disable_active_migration = true,
+            tp::STATELESS_RESET_TOKEN if tps.stateless_reset_token.is_none() => {
+                tps.stateless_reset_token = Some(v.array()?);
+            }
             _ => {
                 tps.others.push(id);
                 v.skip(v.remaining())?;

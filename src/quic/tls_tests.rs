@@ -388,9 +388,11 @@ fn youtube_draft29_server_flight() {
     );
     assert_eq!(tp.max_idle_timeout, Some(240000));
     assert!(tp.disable_active_migration);
+    // stateless_reset_token (2) is parsed: 16 bytes.
+    assert!(tp.stateless_reset_token.is_some());
     assert_eq!(
         tp.others,
-        [2, 3, 4, 5, 6, 7, 8, 9, 32, 18258, 2922121634163745744]
+        [3, 4, 5, 6, 7, 8, 9, 32, 18258, 2922121634163745744]
     );
 
     let cert = CertificateMsg::parse(msgs[1].1).unwrap();

@@ -170,12 +170,24 @@ pub(super) fn frames(
                 }
             }
             Frame::HandshakeDone => c.handshake_done = true,
-            Frame::NewConnectionId { cid, .. } => new_cids.push(cid.to_vec()),
+            Frame::NewConnectionId {
+                cid, reset_token, ..
+            } => {
+                new_cids.push(cid.to_vec());
+                add_reset_token(&mut c.reset_tokens, reset_token, dir);
+            }
             _ => {}
         }
     }
     if stream_seen {
         c.counts.with_stream_data += 1;
+    }
+}
+
+/// Remembers a stateless reset token issued by the sender of `dir` (bounded).
+fn add_reset_token(tokens: &mut Vec<([u8; 16], Direction)>, token: [u8; 16], dir: Direction) {
+    if tokens.len() < super::MAX_RESET_TOKENS && !tokens.contains(&(token, dir)) {
+        tokens.push((token, dir));
     }
 }
 
@@ -198,6 +210,13 @@ fn handshake(c: &mut QuicConn, level: Level, dir: Direction) {
             }
             msg_type::ENCRYPTED_EXTENSIONS => {
                 if let Ok(ee) = EncryptedExtensions::parse(body) {
+                    let token = ee
+                        .transport_parameters
+                        .as_ref()
+                        .and_then(|tp| tp.stateless_reset_token);
+                    if let Some(t) = token {
+                        add_reset_token(&mut c.reset_tokens, t, Direction::ToClient);
+                    }
                     c.extensions.get_or_insert(ee);
                 }
             }
@@ -376,6 +395,8 @@ pub(super) fn event(
             }
         }),
         packets: c.counts,
+        established: c.established,
+        established_by: c.established_by,
         reason,
         ts: ts.as_secs_f64(),
     }

@@ -1,16 +1,19 @@
 //! SMB over QUIC: QUIC connections tracked by connection ID (so a client that changes address
-//! stays one connection), the Initial packets decrypted to read the ClientHello (SNI, ALPN),
+//! stays one connection) and, for IDs announced only inside encrypted frames, by address path
+//! (see [`paths`]), the Initial packets decrypted to read the ClientHello (SNI, ALPN),
 //! Handshake and 1-RTT packets decrypted with a TLS key log (server certificate, chosen ALPN,
 //! the SMB byte stream), the stream fed to the same SMB decoder as TCP, and Windows-like
 //! connectivity events (30832 established, 30803 failed, 30804 disconnected).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod decode;
+mod paths;
 
 use decode::{dir_index, event, frames, open};
+use paths::{Orphans, PathEntry, Via};
 
 use super::SmbHandler;
 use super::state::ConnState;
@@ -45,6 +48,12 @@ const MAX_PATHS: usize = 16;
 /// How long a connection is kept after a CONNECTION_CLOSE, for the peer's last packets
 /// (RFC 9000 §10.2 drains for three PTOs; a few seconds covers that).
 const DRAIN: u64 = 3_000_000_000;
+/// Added to a negotiated idle timeout before a silent connection counts as gone: the peers
+/// themselves wait at least three probe timeouts (RFC 9000 §10.1), which the capture cannot
+/// measure.
+const IDLE_SLACK: u64 = 1_000_000_000;
+/// Stateless reset tokens remembered per connection.
+const MAX_RESET_TOKENS: usize = 16;
 /// Certificates that expire within this many seconds of the capture time are flagged.
 const EXPIRY_WARNING_SECS: i64 = 30 * 24 * 3600;
 
@@ -82,8 +91,23 @@ struct QuicConn {
     extensions: Option<EncryptedExtensions>,
     cert: Option<CertInfo>,
     saw_short: [bool; 2],
+    /// Handshake packets seen per direction, read or not.
+    saw_handshake: [bool; 2],
+    /// A server 1-RTT packet came after the client's first one.
+    server_short_after_client: bool,
     handshake_done: bool,
     established: bool,
+    /// The evidence `established` rests on (see [`EventRecord::established_by`]).
+    ///
+    /// [`EventRecord::established_by`]: crate::event::EventRecord::established_by
+    established_by: Option<&'static str>,
+    /// When the client last sent a packet, on any path: a client that moved away stops sending
+    /// on its old path, which is how a new path is linked to it without keys.
+    last_client: Timestamp,
+    /// Stateless reset tokens, with the direction of the endpoint that issued them (it is the
+    /// one that may send the reset): from NEW_CONNECTION_ID frames and the server's transport
+    /// parameters, so only with the key log.
+    reset_tokens: Vec<([u8; 16], Direction)>,
     failed: Option<String>,
     closed: Option<String>,
     /// When a CONNECTION_CLOSE was seen: the connection ends [`DRAIN`] later.
@@ -106,6 +130,34 @@ impl QuicConn {
         *self.paths.last().unwrap_or(&self.server)
     }
 
+    /// How long the connection may stay silent before the peers drop it: the smaller non-zero
+    /// max_idle_timeout of the two transport parameters (RFC 9000 §10.1; the server's needs
+    /// the key log), plus [`IDLE_SLACK`], and at most `cap` ns (`--idle-timeout`).
+    fn idle_ns(&self, cap: u64) -> u64 {
+        let client = self
+            .client_hello
+            .as_ref()
+            .and_then(|ch| ch.transport_parameters.as_ref())
+            .and_then(|tp| tp.max_idle_timeout);
+        let server = self
+            .extensions
+            .as_ref()
+            .and_then(|e| e.transport_parameters.as_ref())
+            .and_then(|tp| tp.max_idle_timeout);
+        let negotiated = [client, server]
+            .into_iter()
+            .flatten()
+            .filter(|&ms| ms > 0)
+            .min();
+        match negotiated {
+            Some(ms) => ms
+                .saturating_mul(1_000_000)
+                .saturating_add(IDLE_SLACK)
+                .min(cap),
+            None => cap,
+        }
+    }
+
     fn is_smb(&self) -> bool {
         let offered = self
             .client_hello
@@ -124,9 +176,13 @@ impl QuicConn {
 pub struct QuicTable {
     conns: HashMap<u64, QuicConn>,
     by_cid: HashMap<Vec<u8>, u64>,
-    /// (client, server) address pairs of every path: finds packets whose DCID is empty, and
-    /// the DCID length of short headers.
-    by_path: HashMap<(SocketAddr, SocketAddr), u64>,
+    /// (client, server) address pairs of every path: finds packets whose DCID is empty or new,
+    /// and the DCID length of short headers.
+    by_path: HashMap<(SocketAddr, SocketAddr), PathEntry>,
+    /// The open connections of each server address (a moved client is looked for there).
+    by_server: HashMap<SocketAddr, BTreeSet<u64>>,
+    /// Paths carrying short-header packets that no connection could be found for.
+    orphans: Orphans,
     /// Distinct lengths of the connection IDs in use, to find a short header's DCID.
     cid_lens: Vec<usize>,
     next_id: u64,
@@ -148,6 +204,8 @@ impl QuicTable {
             conns: HashMap::new(),
             by_cid: HashMap::new(),
             by_path: HashMap::new(),
+            by_server: HashMap::new(),
+            orphans: Orphans::default(),
             cid_lens: Vec::new(),
             next_id: 0,
             ports,
@@ -156,6 +214,11 @@ impl QuicTable {
             idle_secs,
             plain: Vec::new(),
         }
+    }
+
+    /// QUIC packets that no connection was found for, so far.
+    pub fn unattributed(&self) -> u64 {
+        self.orphans.unattributed
     }
 
     /// One UDP datagram. Ignored unless one side uses a QUIC port.
@@ -182,41 +245,57 @@ impl QuicTable {
             Direction::ToClient => (dst, src),
         };
         let short_len = self.short_dcid_len(payload, path, dir);
+        let mut lost_short = false;
         for item in packet::split_datagram(payload, short_len) {
-            let Ok(pkt) = item else {
-                break;
-            };
-            self.packet(h, ts, src, dst, dir, &pkt);
+            match item {
+                Ok(pkt) => {
+                    if !self.packet(h, ts, src, dst, dir, &pkt) && pkt.ty == PacketType::OneRtt {
+                        lost_short = true;
+                    }
+                }
+                Err(_) => {
+                    // A short header whose DCID length is unknown: no connection uses this path.
+                    lost_short = short_len.is_none();
+                    break;
+                }
+            }
+        }
+        if lost_short {
+            self.orphan(ts, path, dir, payload.len());
         }
     }
 
-    /// The DCID length of a short-header packet: the receiving side's connection ID length on
-    /// a known path, else one of the lengths in use that names a known connection (a client
-    /// that moved to a new address).
+    /// The DCID length of a short-header packet: a length at which the packet names a known
+    /// connection ID (the receiving side's length on this path first), else the receiving
+    /// side's length on this path, for a new ID of a connection that uses the path.
     fn short_dcid_len(
         &self,
         payload: &[u8],
         path: (SocketAddr, SocketAddr),
         dir: Direction,
     ) -> Option<usize> {
-        // Also for a datagram that starts with a long header: a short-header packet may be
-        // coalesced after it.
-        let short_first = payload.first().is_some_and(|b| b & 0x80 == 0);
         let by_path = self
             .by_path
             .get(&path)
-            .and_then(|id| self.conns.get(id))
+            .and_then(|e| self.conns.get(&e.id))
             .and_then(|c| c.cid_len[dir_index(dir)]);
-        by_path.or_else(|| {
-            if !short_first {
-                return None;
-            }
-            self.cid_lens.iter().copied().find(|&l| {
-                payload
+        // Also for a datagram that starts with a long header: a short-header packet may be
+        // coalesced after it, and its length is then the path's.
+        let short_first = payload.first().is_some_and(|b| b & 0x80 == 0);
+        if !short_first {
+            return by_path;
+        }
+        let known = |l: usize| {
+            l > 0
+                && payload
                     .get(1..1 + l)
                     .is_some_and(|c| self.by_cid.contains_key(c))
-            })
-        })
+        };
+        by_path
+            .into_iter()
+            .chain(self.cid_lens.iter().copied())
+            .find(|&l| known(l))
+            .or(by_path)
     }
 
     fn register_cid(&mut self, id: u64, cid: &[u8]) {
@@ -236,6 +315,49 @@ impl QuicTable {
         }
     }
 
+    /// Records that connection `id` uses `path`; a path used by two connections (one client
+    /// socket multiplexing several) no longer attributes packets with new IDs.
+    fn note_path(&mut self, id: u64, path: (SocketAddr, SocketAddr)) {
+        if let Some(e) = self.by_path.get_mut(&path) {
+            if e.id != id {
+                e.shared = true;
+            }
+        } else if self.by_path.len() < self.max_conns.saturating_mul(4) {
+            self.by_path.insert(path, PathEntry { id, shared: false });
+        }
+    }
+
+    /// Which connection a packet belongs to, and how that was found.
+    fn lookup(
+        &self,
+        pkt: &Packet<'_>,
+        path: (SocketAddr, SocketAddr),
+        dir: Direction,
+    ) -> Option<(u64, Via)> {
+        let entry = self.by_path.get(&path);
+        if pkt.dcid.is_empty() {
+            return entry.map(|e| (e.id, Via::Path));
+        }
+        if let Some(&id) = self.by_cid.get(pkt.dcid) {
+            return Some((id, Via::Id));
+        }
+        // A new ID on a known path: announced in an encrypted NEW_CONNECTION_ID frame (or a
+        // stateless reset, whose "ID" is random).
+        let entry = entry.filter(|e| !e.shared)?;
+        if pkt.ty == PacketType::Initial {
+            // A client Initial with a new ID is a new connection, unless it opens with the
+            // path's connection's Initial keys, which derive from the client's first DCID (a
+            // client that switched IDs before the handshake ended).
+            let c = self.conns.get(&entry.id)?;
+            let d = dir_index(dir);
+            let keys = c.levels[Level::Initial as usize].keys[d].as_ref()?;
+            let mut scratch = Vec::new();
+            keys.open(pkt, c.largest_pn[0][d], &mut scratch).ok()?;
+        }
+        Some((entry.id, Via::Path))
+    }
+
+    /// One packet; false when no connection was found (or opened) for it.
     fn packet(
         &mut self,
         h: &mut SmbHandler,
@@ -244,31 +366,35 @@ impl QuicTable {
         dst: SocketAddr,
         dir: Direction,
         pkt: &Packet<'_>,
-    ) {
+    ) -> bool {
         let path = match dir {
             Direction::ToServer => (src, dst),
             Direction::ToClient => (dst, src),
         };
-        let found = if pkt.dcid.is_empty() {
-            self.by_path.get(&path).copied()
-        } else {
-            self.by_cid.get(pkt.dcid).copied()
-        };
-        let id = match found {
-            Some(id) => id,
+        let (id, via) = match self.lookup(pkt, path, dir) {
+            Some(found) => found,
             None if pkt.ty == PacketType::Initial && dir == Direction::ToServer => {
                 match self.open(h, ts, src, dst, pkt) {
-                    Some(id) => id,
-                    None => return,
+                    Some(id) => (id, Via::Id),
+                    None => return false,
                 }
             }
-            None => return,
+            None => return false,
         };
+        self.note_path(id, path);
         let keylog = Arc::clone(&self.keylog);
         let Some(c) = self.conns.get_mut(&id) else {
-            return;
+            return false;
         };
+        let d = dir_index(dir);
         c.last_seen = ts;
+        if dir == Direction::ToServer {
+            c.last_client = ts;
+        }
+        match via {
+            Via::Id => c.counts.by_id += 1,
+            Via::Path => c.counts.by_path += 1,
+        }
         // Paths: a client packet from a new address is a migration (or NAT rebinding).
         let client = path.0;
         if c.paths.len() < MAX_PATHS && !c.paths.contains(&client) {
@@ -277,12 +403,21 @@ impl QuicTable {
         if pkt.is_long() && dir == Direction::ToClient && c.cid_len[0].is_none() {
             c.cid_len[0] = Some(pkt.scid.len());
         }
-        if self.by_path.len() < self.max_conns.saturating_mul(4) {
-            self.by_path.entry(path).or_insert(id);
-        }
         let mut new_cids: Vec<Vec<u8>> = Vec::new();
         if !pkt.scid.is_empty() {
             new_cids.push(pkt.scid.to_vec());
+        }
+        if via == Via::Path && !pkt.dcid.is_empty() {
+            new_cids.push(pkt.dcid.to_vec());
+        }
+        let seen = &mut c.counts.seen;
+        match pkt.ty {
+            PacketType::Initial => seen.initial += 1,
+            PacketType::ZeroRtt => seen.zero_rtt += 1,
+            PacketType::Handshake => seen.handshake += 1,
+            PacketType::Retry => seen.retry += 1,
+            PacketType::VersionNegotiation => seen.version_negotiation += 1,
+            PacketType::OneRtt => seen.one_rtt += 1,
         }
         match pkt.ty {
             PacketType::Retry => {
@@ -298,8 +433,15 @@ impl QuicTable {
                     PacketType::Handshake => Level::Handshake,
                     _ => Level::App,
                 };
-                if level == Level::App {
-                    c.saw_short[dir_index(dir)] = true;
+                match level {
+                    Level::Handshake => c.saw_handshake[d] = true,
+                    Level::App => {
+                        if dir == Direction::ToClient && c.saw_short[0] {
+                            c.server_short_after_client = true;
+                        }
+                        c.saw_short[d] = true;
+                    }
+                    Level::Initial => {}
                 }
                 let mut plain = std::mem::take(&mut self.plain);
                 if open(c, &keylog, level, dir, pkt, &mut plain) {
@@ -311,24 +453,28 @@ impl QuicTable {
                     frames(h, c, level, dir, ts, &plain, &mut new_cids);
                 } else {
                     c.counts.undecrypted += 1;
+                    if level == Level::App {
+                        stateless_reset(c, dir, pkt, ts);
+                    }
                 }
                 self.plain = plain;
             }
         }
-        let established_now = !c.established
-            && c.failed.is_none()
-            && (c.handshake_done || (c.saw_short[0] && c.saw_short[1]));
-        if established_now {
-            c.established = true;
-            if c.is_smb() {
-                let ev = event(c, Some(30832), MSG_30832, None, ts);
-                h.push(Record::Event(ev));
+        if !c.established && c.failed.is_none() {
+            c.established_by = established_by(c);
+            if c.established_by.is_some() {
+                c.established = true;
+                if c.is_smb() {
+                    let ev = event(c, Some(30832), MSG_30832, None, ts);
+                    h.push(Record::Event(ev));
+                }
+                self.on_established(h, id, ts);
             }
-            self.on_established(h, id, ts);
         }
         for cid in new_cids {
             self.register_cid(id, &cid);
         }
+        true
     }
 
     fn open(
@@ -374,8 +520,13 @@ impl QuicTable {
                 extensions: None,
                 cert: None,
                 saw_short: [false; 2],
+                saw_handshake: [false; 2],
+                server_short_after_client: false,
                 handshake_done: false,
                 established: false,
+                established_by: None,
+                last_client: ts,
+                reset_tokens: Vec::new(),
                 failed: None,
                 closed: None,
                 close_seen: None,
@@ -389,6 +540,7 @@ impl QuicTable {
             },
         );
         self.register_cid(id, pkt.dcid);
+        self.by_server.entry(server).or_default().insert(id);
         Some(id)
     }
 
@@ -450,19 +602,30 @@ impl QuicTable {
         h.note_server(ip, crate::engine::exposure::Via::Quic, &key, name, ts);
     }
 
-    /// Closes connections idle for the idle timeout, as of `now`.
+    /// Closes connections idle for their idle timeout (the negotiated one when the transport
+    /// parameters tell it, else `--idle-timeout`), as of `now`, and gives up on paths that
+    /// stayed unattributed as long.
     pub fn expire(&mut self, h: &mut SmbHandler, now: Timestamp) {
-        let idle = self.idle_secs.saturating_mul(1_000_000_000);
-        let mut due: Vec<(u64, &'static str)> = self
+        let cap = self.idle_secs.saturating_mul(1_000_000_000);
+        let mut due: Vec<(u64, String)> = self
             .conns
             .values()
             .filter_map(|c| {
+                let idle = c.idle_ns(cap);
                 if c.close_seen
                     .is_some_and(|at| now.0.saturating_sub(at.0) > DRAIN)
                 {
-                    Some((c.id, "connection closed"))
+                    Some((c.id, "connection closed".to_owned()))
                 } else if now.0.saturating_sub(c.last_seen.0) > idle {
-                    Some((c.id, "idle timeout"))
+                    let why = if idle < cap {
+                        format!(
+                            "idle timeout: no packet for the negotiated {} s",
+                            (idle - IDLE_SLACK) / 1_000_000_000
+                        )
+                    } else {
+                        "idle timeout".to_owned()
+                    };
+                    Some((c.id, why))
                 } else {
                     None
                 }
@@ -470,8 +633,9 @@ impl QuicTable {
             .collect();
         due.sort_unstable();
         for (id, why) in due {
-            self.close(h, id, now, why);
+            self.close(h, id, now, &why);
         }
+        self.orphans.expire(h, now, cap);
     }
 
     /// End of input: closes every connection.
@@ -481,6 +645,7 @@ impl QuicTable {
         for id in ids {
             self.close(h, id, ts, "end of capture");
         }
+        self.orphans.finish(h);
     }
 
     fn close(&mut self, h: &mut SmbHandler, id: u64, ts: Timestamp, why: &str) {
@@ -492,8 +657,14 @@ impl QuicTable {
         }
         for client in &c.paths {
             let path = (*client, c.server);
-            if self.by_path.get(&path) == Some(&id) {
+            if self.by_path.get(&path).is_some_and(|e| e.id == id) {
                 self.by_path.remove(&path);
+            }
+        }
+        if let Some(set) = self.by_server.get_mut(&c.server) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_server.remove(&c.server);
             }
         }
         let at = c.last_seen.max(c.first_seen);
@@ -521,5 +692,54 @@ impl QuicTable {
             let key = smb.key;
             h.close(smb, &key, ts, crate::flow::CloseReason::EndOfInput);
         }
+    }
+}
+
+/// Whether `c` is established yet, and on what evidence (see [`EventRecord::established_by`]).
+///
+/// [`EventRecord::established_by`]: crate::event::EventRecord::established_by
+fn established_by(c: &QuicConn) -> Option<&'static str> {
+    if c.handshake_done {
+        Some("handshake_done")
+    } else if c.saw_short[0] && c.server_short_after_client {
+        Some(if c.saw_handshake == [true; 2] {
+            "handshake_then_1rtt"
+        } else {
+            "1rtt_both_directions"
+        })
+    } else {
+        None
+    }
+}
+
+/// A 1-RTT packet that did not open: a Stateless Reset (RFC 9000 §10.3) when it ends in a
+/// token its sender issued. Tokens are only known with the key log.
+fn stateless_reset(c: &mut QuicConn, dir: Direction, pkt: &Packet<'_>, ts: Timestamp) {
+    let Some(tail) = pkt
+        .raw
+        .len()
+        .checked_sub(16)
+        .and_then(|at| pkt.raw.get(at..))
+    else {
+        return;
+    };
+    if !c
+        .reset_tokens
+        .iter()
+        .any(|(t, d)| *d == dir && t[..] == *tail)
+    {
+        return;
+    }
+    let who = if dir == Direction::ToServer {
+        "client"
+    } else {
+        "server"
+    };
+    let desc = format!("the {who} sent a stateless reset (it had lost the connection's state)");
+    c.close_seen.get_or_insert(ts);
+    if c.established {
+        c.closed.get_or_insert(desc);
+    } else {
+        c.failed.get_or_insert(desc);
     }
 }
