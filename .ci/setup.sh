@@ -33,8 +33,8 @@ if [ ${#need[@]} -gt 0 ]; then
     trap cleanup EXIT
     echo "wireshark-common wireshark-common/install-setuid boolean false" |
         $SUDO debconf-set-selections 2>/dev/null || true
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # Samba for tests/live.rs (a private smbd on 127.0.0.1:4445; skipped without it or without
