@@ -79,6 +79,7 @@ def main():
         put("pcap_file", swapped(raw[:65536]))
         fr = list(frames(path))
         streams, seen, eng_frames, eng_tcp = {}, set(), b"\x00", b"\x01"
+        quic_seq, quic_clients = b"", {}
         for f in fr:
             if len(eng_frames) < 200_000:
                 eng_frames += bytes([0]) + struct.pack(">H", len(f)) + f
@@ -88,6 +89,13 @@ def main():
             proto, sp, dp, seq, pl = d
             if proto == "udp":
                 put("quic", pl)
+                # The whole connection for the engine's QUIC table: direction bit, and each
+                # client port (a migration changes it) as a client address, control bits 4-5.
+                if len(quic_seq) < 200_000:
+                    port = dp if sp == 443 else sp
+                    slot = quic_clients.setdefault(port, len(quic_clients) % 4)
+                    ctl = (1 if sp == 443 else 0) | (slot << 4)
+                    quic_seq += bytes([ctl]) + struct.pack(">H", len(pl)) + pl
                 continue
             if not pl or (sp, dp, seq) in seen:
                 continue
@@ -97,6 +105,8 @@ def main():
                 eng_tcp += bytes([0 if dp == 445 else 1]) + struct.pack(">H", len(pl)) + pl
         put("engine", eng_frames)
         put("engine", eng_tcp)
+        if quic_seq:
+            put("quic", quic_seq)
         for s in streams.values():
             s = bytes(s)
             put("nbss_smb", s[:65536])

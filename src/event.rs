@@ -318,6 +318,10 @@ pub struct EventRecord {
     pub smb: bool,
     /// QUIC version: `"1"` or `"2"`.
     pub quic_version: String,
+    /// The client first offered a version that cannot be read (a reserved one, to provoke
+    /// Version Negotiation) and then opened this connection from the same address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_negotiation: Option<VersionNegotiationRecord>,
     /// ALPN protocols the client offered; SMB over QUIC offers `"smb"`.
     pub alpn: Vec<String>,
     /// The protocol the server chose (needs the key log).
@@ -336,7 +340,10 @@ pub struct EventRecord {
     /// `"handshake_done"` (the server's HANDSHAKE_DONE frame, read with the key log),
     /// `"handshake_then_1rtt"` (without keys: Handshake packets from both sides, then 1-RTT
     /// packets from the client and, after them, from the server), or `"1rtt_both_directions"`
-    /// (the same without the Handshake packets of one side, which the capture missed).
+    /// (the same without the Handshake packets of one side, which the capture missed), or
+    /// `"1rtt_on_shared_path"` (without keys, on a client address and port that several
+    /// connections share: Handshake packets from both sides and 1-RTT from the client, then
+    /// 1-RTT from the server to IDs that only its encrypted frames named).
     pub established: bool,
     pub established_by: Option<&'static str>,
     /// For 30803/30804: why the connection failed or ended.
@@ -357,6 +364,15 @@ pub struct ClientHelloRecord {
     pub active_connection_id_limit: Option<u64>,
     /// The client asked the server not to migrate it.
     pub disable_active_migration: bool,
+}
+
+/// A version offer refused with Version Negotiation before a connection (RFC 9000 §6).
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionNegotiationRecord {
+    /// The version of the client's first Initial.
+    pub offered: String,
+    /// The versions the server's Version Negotiation packet listed (empty if none came).
+    pub server_versions: Vec<String>,
 }
 
 /// Packets of a QUIC connection by what could be read of them.

@@ -1,5 +1,7 @@
 //! QUIC datagrams (Initial protection, frames, CRYPTO reassembly), the TLS handshake parsers
-//! and X.509 certificate summaries.
+//! and X.509 certificate summaries; and the same bytes as a sequence of datagrams through the
+//! engine's QUIC connection table (attribution by ID, by path and by migration), see
+//! [`smbscope::engine::fuzz_quic_paths`].
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,6 +9,7 @@ use smbscope::quic::{self, cert::CertInfo, tls};
 
 fuzz_target!(|data: &[u8]| {
     quic::fuzz_datagram(data);
+    smbscope::engine::fuzz_quic_paths(data);
     let (msgs, _used) = tls::handshake_messages(data);
     for (kind, body) in msgs {
         match kind {

@@ -109,6 +109,38 @@ pub fn fuzz_tcp445(data: &[u8]) {
     drain_to_end(&mut engine);
 }
 
+/// `data` is a sequence of (control byte, big-endian u16 length, UDP payload): QUIC datagrams
+/// between clients 10.0.0.1-4 (control bits 4-5) on ports 50001-50004 (bits 2-3) and the
+/// server 10.0.0.2:443, so that connection-ID and path attribution, migration inference,
+/// Version Negotiation offers and shared paths are reached. Bit 0 picks the direction (set =
+/// server to client), bit 1 waits 40 s first (idle timeouts), bit 6 an hour, bit 7 repeats the
+/// datagram (a duplicate). Seeded with the datagrams of whole real connections.
+pub fn fuzz_quic_paths(data: &[u8]) {
+    let mut engine = fuzz_engine();
+    let mut ts = Timestamp::from_secs(1_700_000_000);
+    let mut rest = data;
+    while let Some((&[ctl, hi, lo], tail)) = rest.split_first_chunk::<3>() {
+        let len = usize::from(u16::from_be_bytes([hi, lo])).min(tail.len());
+        let (payload, tail) = tail.split_at(len);
+        rest = tail;
+        let wait: u64 = if ctl & 64 != 0 {
+            3_600_000
+        } else if ctl & 2 != 0 {
+            40_000
+        } else {
+            1
+        };
+        ts = Timestamp(ts.0.saturating_add(wait * 1_000_000));
+        let port = 50_001 + u16::from((ctl >> 2) & 3);
+        let client = [10, 0, 0, [1, 3, 4, 5][usize::from((ctl >> 4) & 3)]];
+        let frame = udp_frame(ctl & 1 != 0, client, port, payload);
+        for _ in 0..=(ctl >> 7) {
+            feed(&mut engine, ts, dlt::EN10MB, &frame);
+        }
+    }
+    drain_to_end(&mut engine);
+}
+
 /// An engine with small limits, so fuzzing finds logic bugs rather than slow paths.
 fn fuzz_engine() -> Engine {
     Engine::new(Config {

@@ -106,7 +106,7 @@ pub trait MessageTap {
     }
 }
 
-pub use fuzz::{fuzz_frames, fuzz_tcp445};
+pub use fuzz::{fuzz_frames, fuzz_quic_paths, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
 pub use parallel::ShardedEngine;

@@ -223,7 +223,10 @@ pub fn looks_like_quic(udp: &[u8]) -> bool {
     let Some(&first) = udp.first() else {
         return false;
     };
-    if first & bits::FIXED == 0 {
+    // Version Negotiation leaves every bit but the long-header one unused (RFC 9000 §17.2.1),
+    // so its fixed bit may be 0.
+    let vn = first & bits::LONG != 0 && udp.get(1..5) == Some(&[0u8; 4][..]);
+    if first & bits::FIXED == 0 && !vn {
         return false;
     }
     if first & bits::LONG == 0 {

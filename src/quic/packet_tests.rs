@@ -140,6 +140,14 @@ fn retry_and_version_negotiation() {
     assert_eq!(p.scid, &[9, 8, 7]);
     assert_eq!(p.supported_versions, [VERSION_2, VERSION_1]);
     assert!(looks_like_quic(&vn));
+    // Its fixed bit is unused too: 0 is valid there (a long header of another version with
+    // the fixed bit clear is not QUIC).
+    vn[0] = 0x8a;
+    assert!(looks_like_quic(&vn));
+    let mut other = vn.clone();
+    other[1..5].copy_from_slice(&VERSION_1.to_be_bytes());
+    assert!(!looks_like_quic(&other));
+    vn[0] = 0xca;
     assert!(
         split_datagram(&vn[..vn.len() - 1], None)
             .next()

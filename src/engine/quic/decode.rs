@@ -3,17 +3,18 @@
 //! handshake (certificates too, compressed ones included), feeding stream 0 to the SMB decoder,
 //! and building the event records.
 
+use super::paths::version_name;
 use super::{Level, QuicConn};
 use crate::capture::Timestamp;
 use crate::engine::SmbHandler;
 use crate::engine::state::ConnState;
-use crate::event::{CertificateRecord, ClientHelloRecord, EventRecord};
+use crate::event::{CertificateRecord, ClientHelloRecord, EventRecord, VersionNegotiationRecord};
 use crate::flow::framing::Events;
 use crate::flow::{AnomalyKind, Direction, FlowKey, StreamHandler};
 use crate::quic::cert::CertInfo;
 use crate::quic::frame::{self, Frame};
 use crate::quic::keylog::{KeyLog, Label};
-use crate::quic::packet::{self, Packet};
+use crate::quic::packet::Packet;
 use crate::quic::protect::{Keys, Suite};
 use crate::quic::tls::{self, ClientHello, EncryptedExtensions, ServerHello, msg_type};
 
@@ -349,11 +350,11 @@ pub(super) fn event(
         client_addresses: c.paths.iter().map(|p| p.to_string()).collect(),
         connection_id: hex(&c.orig_dcid),
         smb: c.is_smb(),
-        quic_version: match c.version {
-            packet::VERSION_1 => "1".to_owned(),
-            packet::VERSION_2 => "2".to_owned(),
-            v => format!("{v:#010x}"),
-        },
+        quic_version: version_name(c.version),
+        version_negotiation: c.negotiated.as_ref().map(|n| VersionNegotiationRecord {
+            offered: version_name(n.offered),
+            server_versions: n.server_versions.iter().map(|v| version_name(*v)).collect(),
+        }),
         alpn: ch.map(|ch| ch.alpn.clone()).unwrap_or_default(),
         alpn_selected: c.extensions.as_ref().and_then(|e| e.alpn.clone()),
         tls_cipher: c

@@ -13,7 +13,7 @@ mod decode;
 mod paths;
 
 use decode::{dir_index, event, frames, open};
-use paths::{Orphans, PathEntry, Via};
+use paths::{Negotiated, Offers, Orphans, PathEntry, Via};
 
 use super::SmbHandler;
 use super::state::ConnState;
@@ -95,6 +95,11 @@ struct QuicConn {
     saw_handshake: [bool; 2],
     /// A server 1-RTT packet came after the client's first one.
     server_short_after_client: bool,
+    /// Its client went 1-RTT after Handshake packets from both sides, on a client address
+    /// shared with other connections, and the server then sent 1-RTT packets there to IDs
+    /// announced in encrypted frames (which of the connections they were for is unknowable
+    /// without keys).
+    shared_path_answer: bool,
     handshake_done: bool,
     established: bool,
     /// The evidence `established` rests on (see [`EventRecord::established_by`]).
@@ -119,6 +124,9 @@ struct QuicConn {
     first_seen: Timestamp,
     last_seen: Timestamp,
     counts: QuicPacketCounts,
+    /// The unreadable version the client offered first on this path, and the server's
+    /// Version Negotiation answer.
+    negotiated: Option<Negotiated>,
     /// Length of the connection IDs each side chose (its long-header SCIDs), which short
     /// headers sent to it carry: [server's, client's]. Zero-length IDs are common.
     cid_len: [Option<usize>; 2],
@@ -183,6 +191,8 @@ pub struct QuicTable {
     by_server: HashMap<SocketAddr, BTreeSet<u64>>,
     /// Paths carrying short-header packets that no connection could be found for.
     orphans: Orphans,
+    /// Client paths that opened with a version that cannot be read (Version Negotiation).
+    offers: Offers,
     /// Distinct lengths of the connection IDs in use, to find a short header's DCID.
     cid_lens: Vec<usize>,
     next_id: u64,
@@ -206,6 +216,7 @@ impl QuicTable {
             by_path: HashMap::new(),
             by_server: HashMap::new(),
             orphans: Orphans::default(),
+            offers: Offers::default(),
             cid_lens: Vec::new(),
             next_id: 0,
             ports,
@@ -244,6 +255,13 @@ impl QuicTable {
             Direction::ToServer => (src, dst),
             Direction::ToClient => (dst, src),
         };
+        if dir == Direction::ToServer && payload[0] & 0x80 != 0 {
+            let version = u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
+            if version != packet::VERSION_NEGOTIATION && !packet::is_supported_version(version) {
+                self.offers.offer(ts, path, version, payload.len());
+                return;
+            }
+        }
         let short_len = self.short_dcid_len(payload, path, dir);
         let mut lost_short = false;
         for item in packet::split_datagram(payload, short_len) {
@@ -261,7 +279,11 @@ impl QuicTable {
             }
         }
         if lost_short {
-            self.orphan(ts, path, dir, payload.len());
+            if self.by_path.get(&path).is_some_and(|e| e.shared) {
+                self.ambiguous(h, ts, path, dir, payload.len());
+            } else {
+                self.orphan(ts, path, dir, payload.len());
+            }
         }
     }
 
@@ -323,7 +345,14 @@ impl QuicTable {
                 e.shared = true;
             }
         } else if self.by_path.len() < self.max_conns.saturating_mul(4) {
-            self.by_path.insert(path, PathEntry { id, shared: false });
+            self.by_path.insert(
+                path,
+                PathEntry {
+                    id,
+                    shared: false,
+                    reported: false,
+                },
+            );
         }
     }
 
@@ -371,6 +400,12 @@ impl QuicTable {
             Direction::ToServer => (src, dst),
             Direction::ToClient => (dst, src),
         };
+        if pkt.ty == PacketType::VersionNegotiation
+            && dir == Direction::ToClient
+            && self.offers.answer(path, &pkt.supported_versions)
+        {
+            return true;
+        }
         let (id, via) = match self.lookup(pkt, path, dir) {
             Some(found) => found,
             None if pkt.ty == PacketType::Initial && dir == Direction::ToServer => {
@@ -460,17 +495,7 @@ impl QuicTable {
                 self.plain = plain;
             }
         }
-        if !c.established && c.failed.is_none() {
-            c.established_by = established_by(c);
-            if c.established_by.is_some() {
-                c.established = true;
-                if c.is_smb() {
-                    let ev = event(c, Some(30832), MSG_30832, None, ts);
-                    h.push(Record::Event(ev));
-                }
-                self.on_established(h, id, ts);
-            }
-        }
+        self.check_established(h, id, ts);
         for cid in new_cids {
             self.register_cid(id, &cid);
         }
@@ -503,6 +528,9 @@ impl QuicTable {
             Some(Keys::initial(pkt.version, pkt.dcid, false)),
         ];
         let bufs = || [StreamBuf::new(MAX_CRYPTO), StreamBuf::new(MAX_CRYPTO)];
+        let negotiated = self.offers.take((client, server), ts);
+        let mut counts = QuicPacketCounts::default();
+        counts.seen.version_negotiation = negotiated.as_ref().map_or(0, |n| n.answers);
         self.conns.insert(
             id,
             QuicConn {
@@ -522,6 +550,7 @@ impl QuicTable {
                 saw_short: [false; 2],
                 saw_handshake: [false; 2],
                 server_short_after_client: false,
+                shared_path_answer: false,
                 handshake_done: false,
                 established: false,
                 established_by: None,
@@ -535,13 +564,35 @@ impl QuicTable {
                 smb: None,
                 first_seen: ts,
                 last_seen: ts,
-                counts: QuicPacketCounts::default(),
+                counts,
+                negotiated,
                 cid_len: [None, Some(pkt.scid.len())],
             },
         );
         self.register_cid(id, pkt.dcid);
         self.by_server.entry(server).or_default().insert(id);
         Some(id)
+    }
+
+    /// Marks `id` established once the evidence is there: event 30832 for SMB, and the
+    /// QUIC-level findings.
+    pub(super) fn check_established(&mut self, h: &mut SmbHandler, id: u64, ts: Timestamp) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.established || c.failed.is_some() {
+            return;
+        }
+        c.established_by = established_by(c);
+        if c.established_by.is_none() {
+            return;
+        }
+        c.established = true;
+        if c.is_smb() {
+            let ev = event(c, Some(30832), MSG_30832, None, ts);
+            h.push(Record::Event(ev));
+        }
+        self.on_established(h, id, ts);
     }
 
     /// After the handshake: QUIC-level findings (certificate, port, TCP/445 exposure).
@@ -636,6 +687,7 @@ impl QuicTable {
             self.close(h, id, now, &why);
         }
         self.orphans.expire(h, now, cap);
+        self.offers.expire(h, Some(now));
     }
 
     /// End of input: closes every connection.
@@ -646,6 +698,7 @@ impl QuicTable {
             self.close(h, id, ts, "end of capture");
         }
         self.orphans.finish(h);
+        self.offers.expire(h, None);
     }
 
     fn close(&mut self, h: &mut SmbHandler, id: u64, ts: Timestamp, why: &str) {
@@ -701,6 +754,8 @@ impl QuicTable {
 fn established_by(c: &QuicConn) -> Option<&'static str> {
     if c.handshake_done {
         Some("handshake_done")
+    } else if c.shared_path_answer {
+        Some("1rtt_on_shared_path")
     } else if c.saw_short[0] && c.server_short_after_client {
         Some(if c.saw_handshake == [true; 2] {
             "handshake_then_1rtt"

@@ -41,6 +41,8 @@ pub(super) struct PathEntry {
     pub id: u64,
     /// More than one connection used this path.
     pub shared: bool,
+    /// The `quic_unattributed` anomaly for packets on this shared path was sent.
+    pub reported: bool,
 }
 
 /// Orphan paths tracked at once; packets of further ones are only counted.
@@ -168,6 +170,64 @@ impl QuicTable {
         c.last_client = c.last_client.max(ts);
     }
 
+    /// A datagram with a new connection ID on a path that several connections share: which
+    /// of them it belongs to cannot be known without keys, so it is counted, not attributed
+    /// (one `quic_unattributed` anomaly per path). A server packet there still tells that the
+    /// server is answering on that client address: connections of the path whose client went
+    /// 1-RTT after Handshake packets from both sides are established on that evidence
+    /// (`1rtt_on_shared_path`), instead of being reported as failed.
+    pub(super) fn ambiguous(
+        &mut self,
+        h: &mut SmbHandler,
+        ts: Timestamp,
+        path: (SocketAddr, SocketAddr),
+        dir: Direction,
+        bytes: usize,
+    ) {
+        self.orphans.unattributed += 1;
+        if let Some(e) = self.by_path.get_mut(&path).filter(|e| !e.reported) {
+            e.reported = true;
+            let key = FlowKey {
+                client: path.0,
+                server: path.1,
+            };
+            let detail = "QUIC packets with connection IDs announced in encrypted frames, on a \
+                          client address and port that several connections share: without the \
+                          key log they cannot be given to one of them, and are counted in \
+                          quic_unattributed_packets"
+                .to_owned();
+            h.transport_anomaly(&key, "quic_unattributed", detail, bytes as u64, ts);
+        }
+        if dir != Direction::ToClient {
+            return;
+        }
+        let Some(ids) = self
+            .by_server
+            .get(&path.1)
+            .filter(|i| i.len() <= MAX_CANDIDATES)
+        else {
+            return;
+        };
+        let due: Vec<u64> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.conns.get(id).is_some_and(|c| {
+                    !c.established
+                        && c.paths.contains(&path.0)
+                        && c.saw_handshake == [true; 2]
+                        && c.saw_short[0]
+                })
+            })
+            .collect();
+        for id in due {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.shared_path_answer = true;
+            }
+            self.check_established(h, id, ts);
+        }
+    }
+
     /// The one live connection of `path`'s server whose client could have moved to `path` at
     /// `since`: established, not closing, silent on its own paths since then (but not for
     /// longer than its idle timeout), and with room for another path.
@@ -197,4 +257,130 @@ impl QuicTable {
         }
         found
     }
+}
+
+/// Client paths tracked at once with a version offer the server may refuse.
+const MAX_OFFERS: usize = 1024;
+/// How long after Version Negotiation the client's retry with a version the server supports
+/// still counts as the same attempt.
+const OFFER_LIFETIME: u64 = 10_000_000_000;
+
+/// A client that opened with a QUIC version this observer (and perhaps the server) does not
+/// speak, e.g. a reserved `0x?a?a?a?a` version sent to provoke Version Negotiation
+/// (RFC 9000 §6, §15).
+#[derive(Debug)]
+struct Offer {
+    ts: Timestamp,
+    offered: u32,
+    /// Version Negotiation packets the server sent back, and the versions they listed.
+    answers: u64,
+    server_versions: Vec<u32>,
+    bytes: u64,
+}
+
+/// What a connection inherits from the version offer that preceded it on its path.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Negotiated {
+    pub offered: u32,
+    pub answers: u64,
+    pub server_versions: Vec<u32>,
+}
+
+/// Version offers per client path, waiting for the connection that follows them.
+#[derive(Debug, Default)]
+pub(super) struct Offers {
+    paths: HashMap<(SocketAddr, SocketAddr), Offer>,
+}
+
+impl Offers {
+    /// A client long header with a version that cannot be read.
+    pub fn offer(&mut self, ts: Timestamp, path: (SocketAddr, SocketAddr), version: u32, n: usize) {
+        if self.paths.len() >= MAX_OFFERS && !self.paths.contains_key(&path) {
+            return;
+        }
+        let o = self.paths.entry(path).or_insert(Offer {
+            ts,
+            offered: version,
+            answers: 0,
+            server_versions: Vec::new(),
+            bytes: 0,
+        });
+        o.ts = ts;
+        o.offered = version;
+        o.bytes += n as u64;
+    }
+
+    /// A Version Negotiation packet for no connection: true if it answers an offer.
+    pub fn answer(&mut self, path: (SocketAddr, SocketAddr), versions: &[u32]) -> bool {
+        let Some(o) = self.paths.get_mut(&path) else {
+            return false;
+        };
+        o.answers += 1;
+        o.server_versions = versions.iter().copied().take(16).collect();
+        true
+    }
+
+    /// A connection opens on `path`: the offer before it, if recent.
+    pub fn take(&mut self, path: (SocketAddr, SocketAddr), now: Timestamp) -> Option<Negotiated> {
+        let o = self.paths.remove(&path)?;
+        (now.0.saturating_sub(o.ts.0) <= OFFER_LIFETIME).then_some(Negotiated {
+            offered: o.offered,
+            answers: o.answers,
+            server_versions: o.server_versions,
+        })
+    }
+
+    /// Offers no connection followed within their lifetime, as of `now` (all of them at the
+    /// end of input): one `quic_version_negotiation` anomaly each.
+    pub fn expire(&mut self, h: &mut SmbHandler, now: Option<Timestamp>) {
+        let mut due: Vec<(SocketAddr, SocketAddr)> = self
+            .paths
+            .iter()
+            .filter(|(_, o)| now.is_none_or(|n| n.0.saturating_sub(o.ts.0) > OFFER_LIFETIME))
+            .map(|(p, _)| *p)
+            .collect();
+        due.sort_unstable();
+        for path in due {
+            let Some(o) = self.paths.remove(&path) else {
+                continue;
+            };
+            let key = FlowKey {
+                client: path.0,
+                server: path.1,
+            };
+            let answer = if o.answers == 0 {
+                "the server did not answer with Version Negotiation".to_owned()
+            } else {
+                format!(
+                    "the server answered with Version Negotiation listing {}",
+                    version_list(&o.server_versions)
+                )
+            };
+            let detail = format!(
+                "the client opened with QUIC version {:#010x}, which smbscope cannot read; \
+                 {answer}; no connection in a readable version followed",
+                o.offered
+            );
+            h.transport_anomaly(&key, "quic_version_negotiation", detail, o.bytes, o.ts);
+        }
+    }
+}
+
+/// QUIC versions as the records show them: "1", "2", else hex.
+pub(super) fn version_name(v: u32) -> String {
+    match v {
+        crate::quic::packet::VERSION_1 => "1".to_owned(),
+        crate::quic::packet::VERSION_2 => "2".to_owned(),
+        v => format!("{v:#010x}"),
+    }
+}
+
+fn version_list(vs: &[u32]) -> String {
+    if vs.is_empty() {
+        return "no version".to_owned();
+    }
+    vs.iter()
+        .map(|v| version_name(*v))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
