@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use super::exposure::{Exposure, ExposureNote, Via, transport_finding};
+use super::logon::{LogonNote, LogonTracker};
 use super::state::{self, ConnState, Family};
 use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
 use crate::capture::Timestamp;
@@ -21,6 +22,8 @@ pub(crate) struct Emitter<'a> {
     pub tap: Option<&'a mut (dyn MessageTap + 'static)>,
     /// Set when the current message went to the tap already (as its decrypted plaintext).
     pub tapped: bool,
+    /// Final SESSION_SETUP responses, for the logon-attack findings ([`super::logon`]).
+    pub logons: &'a mut Vec<LogonNote>,
 }
 
 /// Who a finding is about.
@@ -92,9 +95,21 @@ pub struct SmbHandler {
     pub(super) tap: Option<Box<dyn MessageTap>>,
     /// Servers seen with SMB on TCP/445, and with SMB over QUIC, for `tcp445.exposed`.
     pub(super) exposure: Exposure,
-    /// When set, server sightings are queued here rather than judged (sharded analysis: the
-    /// merger judges them across shards). Drained after every frame.
-    pub(super) exposure_notes: Option<Vec<ExposureNote>>,
+    /// When set, server sightings and logons are queued here rather than judged (sharded
+    /// analysis: the merger judges them across shards). Drained after every frame.
+    pub(super) notes: Option<Vec<CrossNote>>,
+    /// Brute force, spray and lockout state across connections.
+    pub(super) logon: LogonTracker,
+    /// Logons of the current frame, not yet judged.
+    pub(super) logon_pending: Vec<LogonNote>,
+}
+
+/// A fact that spans connections, judged by whoever sees every connection: the engine itself,
+/// or the merger of a sharded analysis.
+#[derive(Debug)]
+pub(crate) enum CrossNote {
+    Exposure(ExposureNote),
+    Logon(LogonNote),
 }
 
 impl std::fmt::Debug for SmbHandler {
@@ -180,13 +195,47 @@ impl SmbHandler {
             server_name,
             ts,
         };
-        if let Some(notes) = self.exposure_notes.as_mut() {
-            notes.push(note);
+        if let Some(notes) = self.notes.as_mut() {
+            notes.push(CrossNote::Exposure(note));
             return;
         }
         if let Some(f) = self.exposure.finding_for(&note, self.config.mandates) {
             self.push_finding(f);
         }
+    }
+
+    /// Judges the logons of the frame just handled (or queues them for the merger).
+    pub(crate) fn flush_logons(&mut self) {
+        if self.logon_pending.is_empty() {
+            return;
+        }
+        if let Some(notes) = self.notes.as_mut() {
+            notes.extend(self.logon_pending.drain(..).map(CrossNote::Logon));
+            return;
+        }
+        let mut recs = Vec::new();
+        for n in self.logon_pending.drain(..) {
+            self.logon.note(&n, self.config.mandates, &mut recs);
+        }
+        for r in recs {
+            self.count_and_push(r);
+        }
+    }
+
+    /// Queues a finding or anomaly made outside an [`Emitter`], counting it.
+    pub(crate) fn count_and_push(&mut self, r: Record) {
+        match &r {
+            Record::Finding(f) => {
+                *self
+                    .counters
+                    .findings
+                    .entry(f.severity.as_str())
+                    .or_default() += 1
+            }
+            Record::Anomaly(a) => *self.counters.anomalies.entry(a.kind).or_default() += 1,
+            _ => {}
+        }
+        self.out.push_back(r);
     }
 
     fn emitter(&mut self) -> Emitter<'_> {
@@ -197,6 +246,7 @@ impl SmbHandler {
             scratch: &mut self.scratch,
             tap: self.tap.as_deref_mut(),
             tapped: false,
+            logons: &mut self.logon_pending,
         }
     }
 }

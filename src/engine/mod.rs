@@ -8,6 +8,7 @@ mod exposure;
 mod findings;
 mod fuzz;
 mod handler;
+pub mod logon;
 mod parallel;
 mod protect;
 mod quic;
@@ -46,6 +47,9 @@ pub struct Config {
     pub quic_ports: Vec<u16>,
     /// TLS secrets for QUIC (`--keylog`, and Decryption Secrets Blocks of pcapng input).
     pub keylog: Arc<KeyLog>,
+    /// Thresholds of the logon-attack findings (`--logon-window`, `--bruteforce-threshold`,
+    /// `--spray-threshold`, `--logon-max-clients`).
+    pub logon: logon::LogonPolicy,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             keys: Arc::new(KeyStore::default()),
             quic_ports: vec![443],
             keylog: Arc::new(KeyLog::default()),
+            logon: logon::LogonPolicy::default(),
         }
     }
 }
@@ -148,13 +153,15 @@ impl Engine {
             limits.idle_timeout_secs,
         );
         let handler = SmbHandler {
-            config,
             out: VecDeque::new(),
             counters: Counters::default(),
             scratch: Scratch::default(),
             tap: None,
+            logon: logon::LogonTracker::new(config.logon),
+            logon_pending: Vec::new(),
             exposure: exposure::Exposure::default(),
-            exposure_notes: None,
+            notes: None,
+            config,
         };
         Engine {
             table: TcpTable::new(handler, limits, ports),
@@ -193,6 +200,7 @@ impl Engine {
             },
             Err(_) => self.undecodable += 1,
         }
+        self.table.handler_mut().flush_logons();
     }
 
     /// Capture time reached `now` on the wire, maybe in frames this engine does not see (a
@@ -203,6 +211,7 @@ impl Engine {
         }
         self.table.tick(now);
         self.expire_quic(now);
+        self.table.handler_mut().flush_logons();
     }
 
     /// Runs the QUIC idle/drain expiry at most once per second of capture time.
@@ -214,15 +223,17 @@ impl Engine {
         }
     }
 
-    /// Queues `tcp445.exposed` sightings for [`Engine::take_exposure_notes`] instead of
-    /// judging them here (sharded analysis).
-    pub(crate) fn defer_exposure(&mut self) {
-        self.table.handler_mut().exposure_notes = Some(Vec::new());
+    /// Queues the facts that span connections (`tcp445.exposed` sightings, logons) for
+    /// [`Engine::take_notes`] instead of judging them here (sharded analysis).
+    pub(crate) fn defer_cross_notes(&mut self) {
+        self.table.handler_mut().notes = Some(Vec::new());
     }
 
-    /// Moves the queued sightings (see [`Engine::defer_exposure`]) to `out`.
-    pub(crate) fn take_exposure_notes(&mut self, out: &mut Vec<exposure::ExposureNote>) {
-        if let Some(n) = self.table.handler_mut().exposure_notes.as_mut() {
+    /// Moves the queued notes (see [`Engine::defer_cross_notes`]) to `out`.
+    pub(crate) fn take_notes(&mut self, out: &mut Vec<handler::CrossNote>) {
+        let h = self.table.handler_mut();
+        h.flush_logons();
+        if let Some(n) = h.notes.as_mut() {
             out.append(n);
         }
     }
@@ -245,12 +256,13 @@ impl Engine {
     /// connections are not all held at once.
     pub fn finish_some(&mut self, max: usize) -> bool {
         let ts = self.last_ts;
-        if self.table.finish_some(ts, max) {
-            return true;
+        let more = self.table.finish_some(ts, max);
+        if !more {
+            let h = self.table.handler_mut();
+            self.quic.finish(h, ts);
         }
-        let h = self.table.handler_mut();
-        self.quic.finish(h, ts);
-        false
+        self.table.handler_mut().flush_logons();
+        more
     }
 
     /// The connections still open, with their sessions, as records (`close` is `"open"`):

@@ -29,7 +29,9 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::exposure::{Exposure, ExposureNote};
+use super::exposure::Exposure;
+use super::handler::CrossNote;
+use super::logon::LogonTracker;
 use super::{Config, Engine};
 use crate::capture::{Frame, Timestamp};
 use crate::event::{Record, Summary};
@@ -84,7 +86,7 @@ struct Batch {
 #[derive(Debug)]
 enum Item {
     Record(Box<Record>),
-    Note(Box<ExposureNote>),
+    Note(Box<CrossNote>),
 }
 
 /// What a shard sends back for each batch.
@@ -118,7 +120,10 @@ pub struct ShardedEngine {
     bytes: u64,
     undecodable: u64,
     exposure: Exposure,
-    exposure_findings: BTreeMap<&'static str, u64>,
+    logon: LogonTracker,
+    /// Findings and anomalies the merger raised, by severity and by kind.
+    cross_findings: BTreeMap<&'static str, u64>,
+    cross_anomalies: BTreeMap<&'static str, u64>,
     mandates: Mandates,
     ports: SmbPorts,
     quic_ports: Vec<u16>,
@@ -162,7 +167,7 @@ impl ShardedEngine {
                 .name(format!("smbscope-shard-{id}"))
                 .spawn(move || {
                     let mut engine = Engine::new(shard);
-                    engine.defer_exposure();
+                    engine.defer_cross_notes();
                     work(id, engine, &in_rx, &out);
                 })?;
             inputs.push(Some(in_tx));
@@ -185,7 +190,9 @@ impl ShardedEngine {
             bytes: 0,
             undecodable: 0,
             exposure: Exposure::default(),
-            exposure_findings: BTreeMap::new(),
+            logon: LogonTracker::new(config.logon),
+            cross_findings: BTreeMap::new(),
+            cross_anomalies: BTreeMap::new(),
             mandates: config.mandates,
             ports: config.ports,
             quic_ports: config.quic_ports,
@@ -351,8 +358,8 @@ impl ShardedEngine {
             connections: 0,
             sessions: 0,
             smb_messages: 0,
-            findings: self.exposure_findings.clone(),
-            anomalies: BTreeMap::new(),
+            findings: self.cross_findings.clone(),
+            anomalies: self.cross_anomalies.clone(),
             undecodable_frames: self.undecodable,
             quic_unattributed_packets: 0,
             errors: self.errors.clone(),
@@ -484,12 +491,24 @@ impl ShardedEngine {
         match item {
             Item::Record(r) => self.ready.push_back(*r),
             Item::Note(n) => {
-                if let Some(f) = self.exposure.finding_for(&n, self.mandates) {
-                    *self
-                        .exposure_findings
-                        .entry(f.severity.as_str())
-                        .or_default() += 1;
-                    self.ready.push_back(Record::Finding(f));
+                let mut recs = Vec::new();
+                match *n {
+                    CrossNote::Exposure(n) => recs.extend(
+                        self.exposure
+                            .finding_for(&n, self.mandates)
+                            .map(Record::Finding),
+                    ),
+                    CrossNote::Logon(n) => self.logon.note(&n, self.mandates, &mut recs),
+                }
+                for r in recs {
+                    match &r {
+                        Record::Finding(f) => {
+                            *self.cross_findings.entry(f.severity.as_str()).or_default() += 1
+                        }
+                        Record::Anomaly(a) => *self.cross_anomalies.entry(a.kind).or_default() += 1,
+                        _ => {}
+                    }
+                    self.ready.push_back(r);
                 }
             }
         }
@@ -597,16 +616,11 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
     }
 }
 
-fn drain(
-    engine: &mut Engine,
-    seq: u64,
-    items: &mut Vec<(u64, Item)>,
-    notes: &mut Vec<ExposureNote>,
-) {
+fn drain(engine: &mut Engine, seq: u64, items: &mut Vec<(u64, Item)>, notes: &mut Vec<CrossNote>) {
     while let Some(r) = engine.poll_record() {
         items.push((seq, Item::Record(Box::new(r))));
     }
-    engine.take_exposure_notes(notes);
+    engine.take_notes(notes);
     items.extend(notes.drain(..).map(|n| (seq, Item::Note(Box::new(n)))));
 }
 

@@ -348,6 +348,8 @@ fn reply_block(
             if status != NtStatus::SUCCESS {
                 s.state = SessionState::Failed;
                 let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+                em.logons
+                    .extend(super::smb2::logon_note(conn, uid, status, ts));
                 let summary = format!("SMB1 SESSION_SETUP_ANDX for {who} failed with {status}");
                 session_rule(
                     em,
@@ -368,6 +370,8 @@ fn reply_block(
             } else {
                 "empty account and passwords"
             };
+            em.logons
+                .extend(super::smb2::logon_note(conn, uid, status, ts));
             logon_rules(
                 em,
                 conn,

@@ -457,6 +457,11 @@ fn session_setup(
     s.setup_status = Some(status);
     if status != NtStatus::SUCCESS {
         s.state = SessionState::Failed;
+        let note = logon_note(conn, sid, status, ts);
+        em.logons.extend(note);
+        let Some(s) = conn.session_mut(sid) else {
+            return Ok(());
+        };
         let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
         session_rule(
             em,
@@ -475,6 +480,7 @@ fn session_setup(
     s.anonymous = flags & session_flags::IS_NULL != 0 || s.auth.kind == AuthKind::Anonymous;
     s.encrypt_data = flags & session_flags::ENCRYPT_DATA != 0;
     let (guest, anonymous, kind) = (s.guest, s.anonymous, s.auth.kind);
+    em.logons.extend(logon_note(conn, sid, status, ts));
     let anon_how = if flags & session_flags::IS_NULL != 0 {
         "SessionFlags IS_NULL"
     } else {
@@ -579,4 +585,23 @@ fn count(
         }
     }
     protect::plaintext_rules(em, conn, ts, h, sid, tid);
+}
+
+/// The logon-attack tracker's view of a final SESSION_SETUP response (SMB2 and SMB1).
+pub(crate) fn logon_note(
+    conn: &ConnState,
+    sid: u64,
+    status: NtStatus,
+    ts: Timestamp,
+) -> Option<super::logon::LogonNote> {
+    let s = conn.session(sid)?;
+    Some(super::logon::LogonNote {
+        key: conn.key,
+        server_name: conn.server_name(),
+        user: s.auth.user.clone(),
+        domain: s.auth.domain.clone(),
+        status,
+        keyless: s.keyless(),
+        ts,
+    })
 }

@@ -33,6 +33,11 @@ pub enum RuleId {
     QuicCertExpired,
     Tcp445Exposed,
     QuicNonDefaultPort,
+    LogonBruteforce,
+    LogonSpray,
+    LogonLockout,
+    LogonSuccessAfterFailures,
+    EnumNullSession,
 }
 
 /// What a rule means. One entry per [`RuleId`].
@@ -341,6 +346,79 @@ pub static RULES: &[Rule] = &[
         fix: "Alternative ports need a client mapping (New-SmbClientConnectionMapping / \
               Set-SmbClientConfiguration) and a firewall rule; check that this one is intended",
         per_session: false,
+    },
+    Rule {
+        id: RuleId::LogonBruteforce,
+        name: "logon.bruteforce",
+        side: None,
+        severity: Severity::High,
+        // Security 4625 (an account failed to log on) on the server, per attempt; SMBServer
+        // 551 (SMB session authentication failure) in Microsoft-Windows-SMBServer/Security.
+        event_id: Some(4625),
+        title: "Brute force: many failed logons for one user from one client",
+        fix: "Set an account lockout policy (net accounts /lockoutthreshold:10 /lockoutwindow:15, \
+              or GPO Account Lockout Policy); slow guessing with \
+              Set-SmbServerConfiguration -InvalidAuthenticationDelayTimeInMs 2000; block the \
+              client; Samba AD: samba-tool domain passwordsettings set \
+              --account-lockout-threshold=10, standalone: pdbedit -P \"bad lockout attempt\" -C 10",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::LogonSpray,
+        name: "logon.spray",
+        side: None,
+        severity: Severity::High,
+        event_id: Some(4625),
+        title: "Password spray: failed logons for many users",
+        fix: "Block the client(s) and look for a success among the sprayed users; an account \
+              lockout policy does not stop a spray (one try per user), so also \
+              Set-SmbServerConfiguration -InvalidAuthenticationDelayTimeInMs 2000, strong \
+              password policy or banned passwords, and no SMB exposed to untrusted networks \
+              (SMB over QUIC with client access control); Samba: the same, plus \
+              samba-tool domain passwordsettings for lockout",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::LogonLockout,
+        name: "logon.lockout",
+        side: None,
+        severity: Severity::Medium,
+        // Security 4740 (a user account was locked out) on the domain controller.
+        event_id: Some(4740),
+        title: "Account locked out (STATUS_ACCOUNT_LOCKED_OUT)",
+        fix: "Find the source of the failed logons before unlocking (Security 4740 names the \
+              caller computer); Unlock-ADAccount or net user NAME /active after the cause is \
+              fixed; Samba AD: samba-tool user unlock NAME, standalone: pdbedit -z and clear \
+              the L flag (pdbedit -c '[]' -u NAME)",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::LogonSuccessAfterFailures,
+        name: "logon.success_after_failures",
+        side: None,
+        severity: Severity::High,
+        // Security 4624 (successful logon) following the 4625 burst.
+        event_id: Some(4624),
+        title: "A logon succeeded from a client that was guessing passwords",
+        fix: "Treat the account as compromised: reset its password, revoke its sessions \
+              (Close-SmbSession), review what it accessed; then block the client and set an \
+              account lockout policy and -InvalidAuthenticationDelayTimeInMs",
+        per_session: false,
+    },
+    Rule {
+        id: RuleId::EnumNullSession,
+        name: "enum.null_session",
+        side: None,
+        severity: Severity::Medium,
+        // Security 5145 (network share object checked, with IPC$ and the pipe name) when
+        // detailed file share auditing is on.
+        event_id: Some(5145),
+        title: "Anonymous or guest session enumerating through IPC$ pipes",
+        fix: "Windows: RestrictAnonymous = 1 and RestrictAnonymousSAM = 1 (GPO Network access: Do \
+              not allow anonymous enumeration of SAM accounts and shares), RestrictNullSessAccess \
+              = 1 with empty NullSessionPipes, and disable the Guest account; Samba: restrict \
+              anonymous = 2, map to guest = never",
+        per_session: true,
     },
 ];
 

@@ -16,6 +16,7 @@
 
 pub mod compress;
 pub mod create;
+pub mod dcerpc;
 pub mod header;
 pub mod negotiate;
 pub mod rw;
