@@ -9,13 +9,13 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use std::sync::Arc;
-
 use crate::capture::{CaptureError, OfflineCapture};
 use crate::crypto::keys::{self, KeyStore};
+use crate::engine::logon::{LogonPolicy, MAX_USERS};
 use crate::engine::{Config, Engine, ShardedEngine};
 use crate::event::{Record, Severity};
 use crate::flow::{Limits, SmbPorts};
@@ -181,6 +181,69 @@ pub enum Format {
     Json,
 }
 
+/// Thresholds of the logon-attack findings (`logon.bruteforce`, `logon.spray`,
+/// `logon.lockout`, `logon.success_after_failures`). Shared by `analyze`, `watch` and `tui`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct LogonArgs {
+    /// Sliding window of the logon-attack findings, in seconds of capture time [default: 300].
+    #[arg(long = "logon-window", value_name = "SECS")]
+    pub logon_window: Option<u64>,
+
+    /// Failed logons of one user from one client within the window that make a brute force
+    /// [default: 10].
+    #[arg(long = "bruteforce-threshold", value_name = "N")]
+    pub bruteforce_threshold: Option<u32>,
+
+    /// Distinct users failing within the window (from one client, or from several towards
+    /// one server) that make a password spray [default: 10].
+    #[arg(long = "spray-threshold", value_name = "N")]
+    pub spray_threshold: Option<u32>,
+
+    /// Client addresses whose failed logons are tracked at once; the least recently seen are
+    /// forgotten first [default: 10000].
+    #[arg(long = "logon-max-clients", value_name = "N")]
+    pub logon_max_clients: Option<usize>,
+}
+
+impl LogonArgs {
+    /// The policy: these options, else `file`'s, else the defaults. Zero is refused.
+    pub fn policy(&self, file: &LogonArgs) -> Result<LogonPolicy, String> {
+        let d = LogonPolicy::default();
+        let p = LogonPolicy {
+            window_secs: self
+                .logon_window
+                .or(file.logon_window)
+                .unwrap_or(d.window_secs),
+            bruteforce: self
+                .bruteforce_threshold
+                .or(file.bruteforce_threshold)
+                .unwrap_or(d.bruteforce),
+            spray: self
+                .spray_threshold
+                .or(file.spray_threshold)
+                .unwrap_or(d.spray),
+            max_clients: self
+                .logon_max_clients
+                .or(file.logon_max_clients)
+                .unwrap_or(d.max_clients),
+        };
+        for (name, v) in [
+            ("logon-window", p.window_secs),
+            ("bruteforce-threshold", u64::from(p.bruteforce)),
+            ("spray-threshold", u64::from(p.spray)),
+            ("logon-max-clients", p.max_clients as u64),
+        ] {
+            if v == 0 {
+                return Err(format!("--{name} must be at least 1"));
+            }
+        }
+        if p.spray as usize > MAX_USERS {
+            return Err(format!("--spray-threshold is at most {MAX_USERS}"));
+        }
+        Ok(p)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture files (pcap, pcapng, optionally gzip-compressed), analysed in order as one run.
@@ -233,6 +296,9 @@ pub struct AnalyzeArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub logon: LogonArgs,
 
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -319,6 +385,9 @@ pub struct WatchArgs {
     /// Out-of-order bytes buffered per flow direction.
     #[arg(long = "max-ooo-bytes", value_name = "BYTES")]
     pub max_ooo_bytes: Option<usize>,
+
+    #[command(flatten)]
+    pub logon: LogonArgs,
 
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -417,6 +486,9 @@ pub struct TuiArgs {
     pub queue: usize,
 
     #[command(flatten)]
+    pub logon: LogonArgs,
+
+    #[command(flatten)]
     pub keys: KeyArgs,
 }
 
@@ -458,9 +530,17 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let logon = match args.logon.policy(&LogonArgs::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("smbscope: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let config = Config {
         limits,
         mandates: args.require.unwrap_or_default(),
+        logon,
         ..shared
     };
     let stdout = io::stdout();

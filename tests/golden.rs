@@ -4,7 +4,8 @@
 //! 1. the posture in the records matches `captures/<name>.expected.json`, written when the
 //!    capture was made and cross-checked there with tshark;
 //! 2. each scenario raises the findings it must, and none it must not;
-//! 3. the full JSON output equals the snapshot in `tests/golden/<name>.jsonl`
+//! 3. the full JSON output equals the snapshot in `tests/golden/<name>.jsonl` (and
+//!    `tests/golden/logon-<name>.jsonl` for the logon-attack captures of `captures/logon/`)
 //!    (`UPDATE_GOLDEN=1 cargo test --test golden` rewrites the snapshots after a deliberate
 //!    change; review the diff).
 
@@ -298,15 +299,31 @@ fn json_matches_snapshots() {
             runs.push((format!("{name}.with-keys"), pcap, config));
         }
     }
+    // The logon-attack captures (captures/logon/): their findings pinned too.
+    let mut logon: Vec<PathBuf> = std::fs::read_dir(common::captures_dir().join("logon"))
+        .expect("captures/logon/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    logon.sort();
+    assert!(logon.len() >= 7, "{logon:?}");
+    for pcap in logon {
+        runs.push((format!("logon-{}", stem(&pcap)), pcap, Config::default()));
+    }
     for (name, pcap, config) in runs {
-        let capture = stem(&pcap);
+        let capture = pcap
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(&pcap)
+            .display()
+            .to_string();
         let recs = common::records(&pcap, config);
         let mut text = String::new();
         for r in &recs {
             let mut r = r.clone();
             // The file path depends on where the repository is checked out.
             if r["type"] == "summary" {
-                r["files"] = Value::Array(vec![Value::from(format!("captures/{capture}.pcap"))]);
+                r["files"] = Value::Array(vec![Value::from(capture.clone())]);
             }
             text.push_str(&serde_json::to_string(&r).expect("serializes"));
             text.push('\n');

@@ -189,6 +189,83 @@ pub(crate) fn logon_rules(
     }
 }
 
+/// The pipes whose use by an anonymous or guest session is enumeration ([MS-SRVS], [MS-SAMR],
+/// [MS-LSAT]/[MS-LSAD], [MS-NRPC], [MS-WKST]); `lsass` is another name of the lsarpc endpoint.
+const ENUM_PIPES: &[&str] = &["srvsvc", "samr", "lsarpc", "lsass", "netlogon", "wkssvc"];
+
+/// `enum.null_session`: an anonymous or guest session that opened enumeration pipes on IPC$,
+/// with the DCE/RPC operations seen in the clear. Judged when the session logs off or the
+/// connection ends, once per session.
+pub(crate) fn enumeration_rule(
+    em: &mut Emitter<'_>,
+    conn: &mut ConnState,
+    sid: u64,
+    ts: Timestamp,
+) {
+    use crate::smb::dcerpc;
+    let Some(s) = conn.session(sid) else {
+        return;
+    };
+    let Some(rpc) = s.rpc.as_deref() else {
+        return;
+    };
+    if !(s.guest || s.anonymous) {
+        return;
+    }
+    let pipes: Vec<&str> = rpc
+        .pipes
+        .iter()
+        .map(String::as_str)
+        .filter(|p| ENUM_PIPES.contains(p))
+        .collect();
+    if pipes.is_empty() {
+        return;
+    }
+    let who = if s.anonymous {
+        "An anonymous (null)"
+    } else {
+        "A guest"
+    };
+    let calls: Vec<String> = rpc
+        .calls
+        .iter()
+        .map(|(iface, op)| match dcerpc::operation_name(iface, *op) {
+            Some(name) => format!("{iface}.{name}"),
+            None => format!("{iface} opnum {op}"),
+        })
+        .collect();
+    let listing: Vec<String> = rpc
+        .calls
+        .iter()
+        .filter(|(iface, op)| dcerpc::is_enumeration(iface, *op))
+        .filter_map(|(iface, op)| {
+            dcerpc::operation_name(iface, *op).map(|n| format!("{iface}.{n}"))
+        })
+        .collect();
+    let noun = if pipes.len() == 1 { "pipe" } else { "pipes" };
+    let mut summary = format!("{who} session opened the IPC$ {noun} {}", pipes.join(", "));
+    if calls.is_empty() {
+        summary.push_str(" (its DCE/RPC calls were not visible)");
+    } else {
+        summary.push_str(&format!(" and called {}", calls.join(", ")));
+    }
+    if !listing.is_empty() {
+        summary.push_str(&format!(
+            "; of these, {} list shares, sessions, users or SIDs",
+            listing.join(", ")
+        ));
+    }
+    session_rule(
+        em,
+        conn,
+        sid,
+        RuleId::EnumNullSession,
+        Context::default(),
+        summary,
+        ts,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

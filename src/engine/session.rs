@@ -164,6 +164,58 @@ pub struct Session {
     pub missing_signatures: u64,
     /// Plaintext messages on an encrypted session or share.
     pub unencrypted_when_required: u64,
+    /// Named pipes opened on IPC$ and the DCE/RPC calls seen on them (for
+    /// `enum.null_session`).
+    pub rpc: Option<Box<RpcUse>>,
+}
+
+/// Named pipes and DCE/RPC operations of a session, bounded.
+#[derive(Debug, Default)]
+pub struct RpcUse {
+    /// Pipe names as opened on IPC$ (lower case), at most [`RpcUse::MAX`].
+    pub pipes: Vec<String>,
+    /// The interface bound on each pipe handle (SMB2 FileId).
+    files: Vec<([u8; 16], &'static str)>,
+    /// Distinct (interface, opnum) calls, in order, at most [`RpcUse::MAX_CALLS`].
+    pub calls: Vec<(&'static str, u16)>,
+}
+
+impl RpcUse {
+    pub const MAX: usize = 16;
+    pub const MAX_CALLS: usize = 64;
+
+    pub fn open_pipe(&mut self, name: &str) {
+        let name = name.trim_start_matches('\\').to_ascii_lowercase();
+        if !name.is_empty() && !self.pipes.contains(&name) && self.pipes.len() < Self::MAX {
+            self.pipes.push(name);
+        }
+    }
+
+    /// A DCE/RPC PDU written to the pipe handle `file`.
+    pub fn pdu(&mut self, file: [u8; 16], data: &[u8]) {
+        use crate::smb::dcerpc::{self, Pdu};
+        match dcerpc::parse(data) {
+            Some(Pdu::Bind(ctxs)) => {
+                let Some(iface) = ctxs.iter().find_map(|(_, u)| dcerpc::interface_name(u)) else {
+                    return;
+                };
+                if let Some(e) = self.files.iter_mut().find(|(f, _)| *f == file) {
+                    e.1 = iface;
+                } else if self.files.len() < Self::MAX {
+                    self.files.push((file, iface));
+                }
+            }
+            Some(Pdu::Request { opnum, .. }) => {
+                let Some(&(_, iface)) = self.files.iter().find(|(f, _)| *f == file) else {
+                    return;
+                };
+                if !self.calls.contains(&(iface, opnum)) && self.calls.len() < Self::MAX_CALLS {
+                    self.calls.push((iface, opnum));
+                }
+            }
+            None => {}
+        }
+    }
 }
 
 /// Signature verification tallies of a session.
@@ -203,6 +255,7 @@ impl Session {
             invalid_signatures: Vec::new(),
             missing_signatures: 0,
             unencrypted_when_required: 0,
+            rpc: None,
         }
     }
 

@@ -5,7 +5,7 @@ use super::findings::{
     user_label,
 };
 use super::state::{
-    AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, SessionState, Tree,
+    AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, Session, SessionState, Tree,
 };
 use super::{Emitter, auth, protect};
 use crate::capture::Timestamp;
@@ -16,7 +16,7 @@ use crate::smb::compress;
 use crate::smb::create::CreateRequest;
 use crate::smb::header::{Command, Header, split_compound};
 use crate::smb::negotiate::{Dialect, NegotiateContext, NegotiateRequest, NegotiateResponse};
-use crate::smb::rw::{ReadResponse, WriteRequest};
+use crate::smb::rw::{IoctlRequest, ReadResponse, WriteRequest, fsctl};
 use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, session_flags};
 use crate::smb::status::NtStatus;
 use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
@@ -84,6 +84,8 @@ pub(crate) fn on_close(em: &mut Emitter<'_>, conn: &mut ConnState, ts: Timestamp
         if unencrypted {
             unencrypted_rule(em, conn, i, ts);
         }
+        let id = conn.sessions[i].id;
+        super::findings::enumeration_rule(em, conn, id, ts);
     }
 }
 
@@ -159,7 +161,7 @@ fn request_msg(
     conn: &mut ConnState,
     h: &Header<'_>,
     sid: u64,
-    _tid: Option<u32>,
+    tid: Option<u32>,
 ) -> crate::wire::Result<()> {
     let cfg = em.config;
     match h.command() {
@@ -238,6 +240,9 @@ fn request_msg(
             let max = cfg.max_sessions_per_conn;
             if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
                 s.add_file(&req.name, max_files);
+                if is_ipc(s, tid) {
+                    s.rpc.get_or_insert_default().open_pipe(&req.name);
+                }
             }
         }
         Command::WRITE => {
@@ -245,6 +250,23 @@ fn request_msg(
             let max = cfg.max_sessions_per_conn;
             if let Some(s) = conn.session_or_insert(sid, SessionState::Unknown, max) {
                 s.bytes_written += u64::from(req.length);
+                if is_ipc(s, tid) {
+                    s.rpc.get_or_insert_default().pdu(req.file_id, req.data(h));
+                }
+            }
+        }
+        Command::IOCTL => {
+            let req = IoctlRequest::parse(h)?;
+            let max = cfg.max_sessions_per_conn;
+            if req.ctl_code == fsctl::PIPE_TRANSCEIVE {
+                if let (Some(s), Some(input)) = (
+                    conn.session_or_insert(sid, SessionState::Unknown, max),
+                    req.input(h),
+                ) {
+                    if is_ipc(s, tid) {
+                        s.rpc.get_or_insert_default().pdu(req.file_id, input);
+                    }
+                }
             }
         }
         _ => {}
@@ -348,6 +370,7 @@ fn response_msg(
             if let Some(s) = conn.session_mut(sid) {
                 s.state = SessionState::LoggedOff;
             }
+            super::findings::enumeration_rule(em, conn, sid, ts);
         }
         _ => {}
     }
@@ -585,6 +608,18 @@ fn count(
         }
     }
     protect::plaintext_rules(em, conn, ts, h, sid, tid);
+}
+
+/// Whether `tid` is the session's IPC$ tree (named pipes).
+fn is_ipc(s: &Session, tid: Option<u32>) -> bool {
+    tid.is_some()
+        && s.trees.iter().any(|t| {
+            t.id == tid
+                && t.path
+                    .rsplit('\\')
+                    .next()
+                    .is_some_and(|share| share.eq_ignore_ascii_case("IPC$"))
+        })
 }
 
 /// The logon-attack tracker's view of a final SESSION_SETUP response (SMB2 and SMB1).

@@ -22,6 +22,10 @@
 //! max-flows = 100000
 //! max-message = 16781312
 //! max-ooo-bytes = 1048576
+//! logon-window = 300          # brute force / spray findings: window (s) and thresholds
+//! bruteforce-threshold = 10
+//! spray-threshold = 10
+//! logon-max-clients = 10000
 //! keys = ["/etc/smbscope/session.keys"]
 //! credentials = []
 //! user = "smbscope"           # drop root after opening the capture
@@ -46,7 +50,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::capture::LiveOptions;
-use crate::cli::{KeyArgs, WatchArgs};
+use crate::cli::{KeyArgs, LogonArgs, WatchArgs};
+use crate::engine::logon::LogonPolicy;
 use crate::flow::Limits;
 use crate::rules::Mandates;
 
@@ -58,6 +63,7 @@ pub struct WatchOptions {
     pub quic_ports: Vec<u16>,
     pub mandates: Mandates,
     pub limits: Limits,
+    pub logon: LogonPolicy,
     pub keys: KeyArgs,
     /// Drop root to this user once the capture is open.
     pub user: Option<String>,
@@ -131,6 +137,10 @@ pub const KEYS: &[&str] = &[
     "max-flows",
     "max-message",
     "max-ooo-bytes",
+    "logon-window",
+    "bruteforce-threshold",
+    "spray-threshold",
+    "logon-max-clients",
     "keys",
     "credentials",
     "keylog",
@@ -169,6 +179,10 @@ pub struct FileConfig {
     pub max_flows: Option<usize>,
     pub max_message: Option<usize>,
     pub max_ooo_bytes: Option<usize>,
+    pub logon_window: Option<u64>,
+    pub bruteforce_threshold: Option<u32>,
+    pub spray_threshold: Option<u32>,
+    pub logon_max_clients: Option<usize>,
     pub keys: Option<Vec<PathBuf>>,
     pub credentials: Option<Vec<PathBuf>>,
     pub keylog: Option<Vec<PathBuf>>,
@@ -368,6 +382,13 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
         ..d
     };
 
+    let logon = args.logon.policy(&LogonArgs {
+        logon_window: file.logon_window,
+        bruteforce_threshold: file.bruteforce_threshold,
+        spray_threshold: file.spray_threshold,
+        logon_max_clients: file.logon_max_clients,
+    })?;
+
     let keys = KeyArgs {
         keys: if args.keys.keys.is_empty() {
             file.keys.unwrap_or_default().into_iter().map(rel).collect()
@@ -462,6 +483,7 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
         quic_ports,
         mandates,
         limits,
+        logon,
         keys,
         user: args.user.clone().or(file.user),
         queue,

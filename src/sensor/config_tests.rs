@@ -117,9 +117,23 @@ fn every_key_is_a_field_and_an_option() {
             "realtime" | "promisc" | "immediate" => "true",
             "smb-port" | "quic-port" => "[1]",
             "keys" | "credentials" | "keylog" => "[\"f\"]",
-            "snaplen" | "idle-timeout" | "max-flows" | "max-message" | "max-ooo-bytes"
-            | "queue" | "stats-interval" | "jsonl-keep" | "syslog-queue" | "dedupe-window"
-            | "summary-interval" | "buffer-size" | "jsonl-rotate" => "1",
+            "snaplen"
+            | "idle-timeout"
+            | "max-flows"
+            | "max-message"
+            | "max-ooo-bytes"
+            | "queue"
+            | "stats-interval"
+            | "jsonl-keep"
+            | "syslog-queue"
+            | "dedupe-window"
+            | "summary-interval"
+            | "buffer-size"
+            | "jsonl-rotate"
+            | "logon-window"
+            | "bruteforce-threshold"
+            | "spray-threshold"
+            | "logon-max-clients" => "1",
             _ => "\"x\"",
         };
         parse_file(&format!("{key} = {value}")).unwrap_or_else(|e| panic!("{key}: {e}"));

@@ -151,6 +151,7 @@ fn start(args: &WatchArgs) -> Result<(Sensor, CaptureThread), String> {
     let config = Config {
         limits: opts.limits.clone(),
         mandates: opts.mandates,
+        logon: opts.logon,
         ..shared
     };
     let live = matches!(feed, Feed::Live(_));

@@ -150,6 +150,7 @@ fn prepare(args: &TuiArgs) -> Result<(Engine, Feed, String), String> {
     };
     let config = Config {
         mandates: args.require.unwrap_or_default(),
+        logon: args.logon.policy(&Default::default())?,
         ..shared
     };
     Ok((Engine::new(config), feed, source))

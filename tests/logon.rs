@@ -1,0 +1,297 @@
+//! Logon attacks and enumeration on real Samba traffic (`captures/logon/`, made by
+//! `captures/generate-logon.sh`): each scenario raises exactly the findings it should, with one
+//! engine and sharded over two workers; every other capture of the project raises none of
+//! them; the thresholds are options.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use smbscope::capture::OfflineCapture;
+use smbscope::engine::logon::LogonPolicy;
+use smbscope::engine::{Config, ShardedEngine};
+
+const ATTACK_RULES: &[&str] = &[
+    "logon.bruteforce",
+    "logon.spray",
+    "logon.lockout",
+    "logon.success_after_failures",
+    "enum.null_session",
+];
+
+/// The attack findings each scenario must raise, exactly (in order).
+const EXPECTED: &[(&str, &[&str])] = &[
+    ("bruteforce", &["logon.bruteforce"]),
+    ("spray", &["logon.spray"]),
+    ("spray-multi", &["logon.spray"]),
+    ("lockout", &["logon.lockout"]),
+    (
+        "spray-success",
+        &["logon.spray", "logon.success_after_failures"],
+    ),
+    // smbclient -L -N (srvsvc), then rpcclient (srvsvc, samr, lsarpc): two sessions.
+    ("null-enum", &["enum.null_session", "enum.null_session"]),
+    ("guest-enum", &["enum.null_session", "enum.null_session"]),
+];
+
+fn logon_dir() -> PathBuf {
+    common::captures_dir().join("logon")
+}
+
+fn attack_findings(recs: &[Value]) -> Vec<&Value> {
+    common::of_type(recs, "finding")
+        .into_iter()
+        .filter(|f| ATTACK_RULES.iter().any(|r| f["rule"] == *r))
+        .collect()
+}
+
+fn rules(recs: &[Value]) -> Vec<String> {
+    attack_findings(recs)
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The records of a sharded run over `jobs` workers, as JSON.
+fn sharded(path: &Path, config: Config, jobs: usize) -> Vec<Value> {
+    let mut e = ShardedEngine::new(config, jobs).expect("threads start");
+    let mut cap = OfflineCapture::open(path).expect("opens");
+    let mut out = Vec::new();
+    while let Some(f) = cap.next_frame().expect("reads") {
+        e.handle_frame(&f);
+        out.extend(std::iter::from_fn(|| e.poll_record()));
+    }
+    e.finish();
+    out.extend(std::iter::from_fn(|| e.poll_record()));
+    out.iter()
+        .map(|r| serde_json::to_value(r).expect("serialises"))
+        .collect()
+}
+
+#[test]
+fn each_scenario_raises_exactly_its_findings() {
+    let mut failures = Vec::new();
+    for (name, want) in EXPECTED {
+        let pcap = logon_dir().join(format!("{name}.pcap"));
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(pcap.with_extension("expected.json")).expect("expected"),
+        )
+        .expect("json");
+        let recs = common::records(&pcap, Config::default());
+        let got = rules(&recs);
+        if got != *want {
+            failures.push(format!("{name}: {got:?}, want {want:?}"));
+        }
+        let par = sharded(&pcap, Config::default(), 2);
+        if rules(&par) != got {
+            failures.push(format!("{name}: sharded {:?} vs {got:?}", rules(&par)));
+        }
+        // Every failed logon of the capture is a logon.failed finding (the per-session view).
+        let failed = exp["logons"]
+            .as_array()
+            .expect("logons")
+            .iter()
+            .filter(|l| l["status"] != "STATUS_SUCCESS")
+            .count();
+        let seen = common::of_type(&recs, "finding")
+            .iter()
+            .filter(|f| f["rule"] == "logon.failed")
+            .count();
+        if seen != failed {
+            failures.push(format!("{name}: {seen} logon.failed, capture has {failed}"));
+        }
+        // The findings name the server and a client of the scenario.
+        for f in attack_findings(&recs) {
+            let client = f["client"].as_str().unwrap_or("");
+            let ok = exp["clients"].as_array().expect("clients").iter().any(|c| {
+                c.as_str()
+                    .is_some_and(|c| client.starts_with(&format!("{c}:")))
+            });
+            if !ok
+                || !f["server"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("127.0.0.1:"))
+            {
+                failures.push(format!("{name}: addresses of {f}"));
+            }
+            if f["fix"].as_str().is_none_or(str::is_empty) {
+                failures.push(format!("{name}: no fix in {f}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn findings_name_users_counts_window_and_pipes() {
+    let find = |name: &str, rule: &str| -> Vec<String> {
+        let recs = common::records(&logon_dir().join(format!("{name}.pcap")), Config::default());
+        common::of_type(&recs, "finding")
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["summary"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let bf = find("bruteforce", "logon.bruteforce");
+    assert!(
+        bf[0].starts_with("10 failed logons for SMBSCOPE\\alice from 127.0.0.1"),
+        "{bf:?}"
+    );
+    assert!(bf[0].contains("in 300 s"), "{bf:?}");
+    let sp = find("spray", "logon.spray");
+    assert!(
+        sp[0].contains("10 distinct users (SMBSCOPE\\user01, SMBSCOPE\\user02"),
+        "{sp:?}"
+    );
+    let multi = find("spray-multi", "logon.spray");
+    assert!(
+        multi[0].contains("from 5 clients (127.0.0.2, 127.0.0.3, 127.0.0.4, 127.0.0.5, 127.0.0.6)"),
+        "{multi:?}"
+    );
+    let lock = find("lockout", "logon.lockout");
+    assert!(
+        lock[0].contains("STATUS_ACCOUNT_LOCKED_OUT for SMBSCOPE\\alice"),
+        "{lock:?}"
+    );
+    let win = find("spray-success", "logon.success_after_failures");
+    assert!(
+        win[0].contains("SMBSCOPE\\bob") && win[0].contains("succeeded"),
+        "{win:?}"
+    );
+    let en = find("null-enum", "enum.null_session");
+    assert!(
+        en.iter()
+            .all(|s| s.starts_with("An anonymous (null) session")),
+        "{en:?}"
+    );
+    let rpc = en
+        .iter()
+        .find(|s| s.contains("samr"))
+        .expect("the rpcclient session");
+    for call in [
+        "srvsvc.NetrShareEnum",
+        "samr.SamrEnumerateUsersInDomain",
+        "lsarpc.LsarLookupNames",
+    ] {
+        assert!(rpc.contains(call), "{call} in {rpc}");
+    }
+    let guest = find("guest-enum", "enum.null_session");
+    assert!(
+        guest.iter().all(|s| s.starts_with("A guest session")),
+        "{guest:?}"
+    );
+}
+
+/// Ordinary traffic: none of the project's other captures (TCP and QUIC, with their keys)
+/// raises an attack finding.
+#[test]
+fn ordinary_traffic_raises_none() {
+    let pcaps = |dir: PathBuf| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .expect("captures dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+            .collect()
+    };
+    let mut all = pcaps(common::captures_dir());
+    all.extend(pcaps(common::captures_dir().join("quic")));
+    all.sort();
+    assert!(all.len() > 30, "{all:?}");
+    let mut failures = Vec::new();
+    for pcap in all {
+        let recs = common::records(&pcap, Config::default());
+        let got = rules(&recs);
+        if !got.is_empty() {
+            failures.push(format!("{}: {got:?}", pcap.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The thresholds change what fires: a brute force of 12 is none at 13, a spray of 30 users
+/// is none at 31, and a window shorter than the gaps between attempts sees no burst.
+#[test]
+fn thresholds_are_options() {
+    let run = |name: &str, logon: LogonPolicy| {
+        let recs = common::records(
+            &logon_dir().join(format!("{name}.pcap")),
+            Config {
+                logon,
+                ..Config::default()
+            },
+        );
+        rules(&recs)
+    };
+    let d = LogonPolicy::default();
+    assert!(
+        run(
+            "bruteforce",
+            LogonPolicy {
+                bruteforce: 13,
+                ..d
+            }
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        run(
+            "bruteforce",
+            LogonPolicy {
+                bruteforce: 12,
+                ..d
+            }
+        ),
+        ["logon.bruteforce"]
+    );
+    assert!(run("spray", LogonPolicy { spray: 31, ..d }).is_empty());
+    assert_eq!(
+        run("spray", LogonPolicy { spray: 30, ..d }),
+        ["logon.spray"]
+    );
+}
+
+#[test]
+fn cli_options_and_their_errors() {
+    let bin = env!("CARGO_BIN_EXE_smbscope");
+    let pcap = logon_dir().join("bruteforce.pcap");
+    let out = Command::new(bin)
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "-j1",
+            "--bruteforce-threshold",
+            "13",
+        ])
+        .arg(&pcap)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("logon.bruteforce"));
+    let out = Command::new(bin)
+        .args(["analyze", "--format", "json", "--logon-window", "0"])
+        .arg(&pcap)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--logon-window must be at least 1"),
+        "{out:?}"
+    );
+    let help = Command::new(bin)
+        .args(["analyze", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for opt in [
+        "--logon-window",
+        "--bruteforce-threshold",
+        "--spray-threshold",
+        "--logon-max-clients",
+    ] {
+        assert!(help.contains(opt), "{opt} in --help");
+    }
+}
