@@ -72,7 +72,8 @@ def swapped(raw):
 
 def main():
     pcaps = sorted(glob.glob(os.path.join(ROOT, "captures", "*.pcap")) +
-                   glob.glob(os.path.join(ROOT, "captures", "quic", "*.pcap")))
+                   glob.glob(os.path.join(ROOT, "captures", "quic", "*.pcap")) +
+                   glob.glob(os.path.join(ROOT, "captures", "logon", "*.pcap")))
     for path in pcaps:
         raw = open(path, "rb").read()
         put("pcap_file", raw[:65536])

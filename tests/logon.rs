@@ -4,6 +4,8 @@
 //! them; the thresholds are options.
 
 mod common;
+#[path = "support/rsyslog.rs"]
+mod rsyslog;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -293,5 +295,91 @@ fn cli_options_and_their_errors() {
         "--logon-max-clients",
     ] {
         assert!(help.contains(opt), "{opt} in --help");
+    }
+}
+
+/// The sensor: `watch -r` on the distributed spray sends the one `logon.spray` finding (once
+/// per window, not per attempt), and a config file's thresholds apply.
+#[test]
+fn watch_reports_the_spray_once_and_reads_thresholds_from_its_config() {
+    let bin = env!("CARGO_BIN_EXE_smbscope");
+    let pcap = logon_dir().join("spray-multi.pcap");
+    let sprays = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["rule"] == "logon.spray")
+            .count()
+    };
+    let out = Command::new(bin)
+        .args(["watch", "--jsonl", "-", "-r"])
+        .arg(&pcap)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sprays(&out), 1, "{out:?}");
+    let dir = std::env::temp_dir().join(format!("smbscope-logon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = dir.join("smbscope.toml");
+    std::fs::write(&conf, "spray-threshold = 31\nlogon-window = 600\n").expect("write");
+    let out = Command::new(bin)
+        .args(["watch", "--jsonl", "-", "--config"])
+        .arg(&conf)
+        .arg("-r")
+        .arg(&pcap)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sprays(&out), 0, "{out:?}");
+    std::fs::write(&conf, "spray-threshold = 0\n").expect("write");
+    let out = Command::new(bin)
+        .args(["watch", "--jsonl", "-", "--config"])
+        .arg(&conf)
+        .arg("-r")
+        .arg(&pcap)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--spray-threshold must be at least 1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `watch` to a real rsyslogd: the brute force of 12 attempts and the spray that worked reach
+/// syslog as one message per attack finding, beside the per-attempt `logon.failed` ones.
+#[test]
+fn syslog_gets_one_alert_per_attack() {
+    if !rsyslog::available("syslog_gets_one_alert_per_attack") {
+        return;
+    }
+    let server = rsyslog::Rsyslog::start(None);
+    let bin = env!("CARGO_BIN_EXE_smbscope");
+    let target = format!("udp://127.0.0.1:{}", server.udp_port);
+    for name in ["bruteforce", "spray-success"] {
+        let out = Command::new(bin)
+            .args(["watch", "--syslog", &target, "-r"])
+            .arg(logon_dir().join(format!("{name}.pcap")))
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let want = |rule: &str| {
+        let t = format!("rule=\"{rule}\"");
+        move |m: &&rsyslog::Parsed| m.structured_data.contains(&t)
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let got = server.parsed();
+        let n = |r: &str| got.iter().filter(want(r)).count();
+        if n("logon.bruteforce") >= 1 && n("logon.success_after_failures") >= 1 {
+            assert_eq!(n("logon.bruteforce"), 1, "{got:#?}");
+            assert_eq!(n("logon.spray"), 1, "{got:#?}");
+            assert_eq!(n("logon.success_after_failures"), 1, "{got:#?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "syslog messages: {got:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

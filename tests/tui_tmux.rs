@@ -137,3 +137,39 @@ fn tui_replay_in_tmux() {
         "terminal not restored:\n{text}"
     );
 }
+
+/// The logon-attack findings in the TUI: replaying the spray that ends in a successful logon
+/// shows `logon.spray` and `logon.success_after_failures` among the events.
+#[test]
+fn tui_shows_logon_attacks() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("NOTICE: tmux not installed; skipping the TUI logon-attack test");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_smbscope");
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let name = format!("smbscope-logon-{}", std::process::id());
+    let cmd = format!("cd {dir} && {bin} tui -r captures/logon/spray-success.pcap");
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        "-s",
+        &name,
+        &cmd,
+    ])
+    .expect("tmux new-session");
+    let s = Session(name);
+    let text = wait_for(&s, "the attack findings", |t| {
+        t.contains("[end]")
+            && t.contains("logon.spray")
+            && t.contains("logon.success_after_failures")
+    });
+    assert!(text.contains("bob"), "{text}");
+    tmux(&["send-keys", "-t", &s.0, "q"]).expect("send-keys");
+}

@@ -1,8 +1,6 @@
 //! One SMB session (SMB2 SessionId or SMB1 UID): who authenticated and how, its trees, files
 //! and message tallies, and its keys once found.
 
-use std::collections::HashSet;
-
 use super::crypto::{NoKeys, SessionCrypto};
 use super::state::{ConnState, Pending};
 use crate::crypto::kdf::PreauthHash;
@@ -140,7 +138,9 @@ pub struct Session {
     /// Plaintext messages that carry file data or metadata (not setup/tree/echo).
     pub plaintext_data: u64,
     pub files: Vec<String>,
-    files_seen: HashSet<u64>,
+    /// Hashes of the names in `files`, sorted (smaller than a hash set, and as fast for the
+    /// [`Config::max_files_per_session`](crate::engine::Config) names kept).
+    files_seen: Vec<u64>,
     pub files_dropped: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
@@ -239,7 +239,7 @@ impl Session {
             counts: MessageCounts::default(),
             plaintext_data: 0,
             files: Vec::new(),
-            files_seen: HashSet::new(),
+            files_seen: Vec::new(),
             files_dropped: 0,
             bytes_read: 0,
             bytes_written: 0,
@@ -270,14 +270,14 @@ impl Session {
             return;
         }
         let h = fxhash(name.as_bytes());
-        if self.files_seen.contains(&h) {
+        let Err(at) = self.files_seen.binary_search(&h) else {
             return;
-        }
+        };
         if self.files.len() >= max {
             self.files_dropped += 1;
             return;
         }
-        self.files_seen.insert(h);
+        self.files_seen.insert(at, h);
         self.files.push(name.to_owned());
     }
 

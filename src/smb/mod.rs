@@ -114,9 +114,9 @@ fn fuzz_parse_all(msg: &[u8]) {
         let _ = create::CreateResponse::parse(&h);
         let _ = ReadRequest::parse(&h).map(|r| r.length);
         let _ = ReadResponse::parse(&h).map(|r| r.data(&h).len());
-        let _ = WriteRequest::parse(&h).map(|w| w.data(&h).len());
+        let _ = WriteRequest::parse(&h).map(|w| dcerpc::parse(w.data(&h)));
         let _ = WriteResponse::parse(&h);
-        let _ = IoctlRequest::parse(&h).map(|i| i.input(&h).map(<[u8]>::len));
+        let _ = IoctlRequest::parse(&h).map(|i| i.input(&h).map(dcerpc::parse));
         let _ = IoctlResponse::parse(&h).map(|i| i.output(&h).map(<[u8]>::len));
         let _ = ErrorResponse::parse(&h);
     }
