@@ -9,18 +9,16 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::capture::{CaptureError, OfflineCapture};
-use crate::crypto::keys::{self, KeyStore};
-use crate::engine::logon::{LogonPolicy, MAX_USERS};
 use crate::engine::{Config, Engine, ShardedEngine};
 use crate::event::{Record, Severity};
-use crate::flow::{Limits, SmbPorts};
+use crate::flow::Limits;
+use crate::options::parse_mandates;
+pub use crate::options::{KeyArgs, LogonArgs, TuiArgs, WatchArgs};
 use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
-use crate::quic::keylog::KeyLog;
 use crate::rules::Mandates;
 
 /// Passive SMB security posture inspector.
@@ -50,109 +48,6 @@ pub enum Command {
     Tui(TuiArgs),
 }
 
-/// Where session keys come from. Both may be given; key material is never printed.
-#[derive(Debug, Clone, Default, Args)]
-pub struct KeyArgs {
-    /// Session keys: Wireshark smb2_seskey_list lines (sesid,seskey,s2c,c2s), Samba
-    /// "debug encryption" dumps, or `session=0x<id> key=<hex> [c2s=<hex> s2c=<hex>]` lines.
-    /// Repeatable.
-    #[arg(long = "keys", value_name = "FILE")]
-    pub keys: Vec<PathBuf>,
-
-    /// TLS key log (NSS SSLKEYLOGFILE format) to decrypt SMB over QUIC. Secrets in pcapng
-    /// Decryption Secrets Blocks are used too. Repeatable.
-    #[arg(long = "keylog", value_name = "FILE")]
-    pub keylog: Vec<PathBuf>,
-
-    /// Credentials, one per line: [DOMAIN\]USER:PASSWORD or [DOMAIN\]USER:$NT$<32 hex>.
-    /// Session keys are derived from the captured NTLM exchange (NTLMv2 and NTLMv1).
-    /// Repeatable.
-    #[arg(long = "credentials", value_name = "FILE")]
-    pub credentials: Vec<PathBuf>,
-}
-
-impl KeyArgs {
-    /// Reads every key and credential file. Warnings (files others can read) go to stderr.
-    pub fn load(&self) -> Result<KeyStore, String> {
-        let mut store = KeyStore::default();
-        for (path, is_keys) in self
-            .keys
-            .iter()
-            .map(|p| (p, true))
-            .chain(self.credentials.iter().map(|p| (p, false)))
-        {
-            let (text, warning) = keys::read_secret_file(path).map_err(|e| e.to_string())?;
-            if let Some(w) = warning {
-                eprintln!("smbscope: warning: {w}");
-            }
-            let name = path.display().to_string();
-            if is_keys {
-                store.add_keys(keys::parse_keys(&text, &name).map_err(|e| e.to_string())?);
-            } else {
-                store.add_credentials(
-                    keys::parse_credentials(&text, &name).map_err(|e| e.to_string())?,
-                );
-            }
-        }
-        Ok(store)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.credentials.is_empty() && self.keylog.is_empty()
-    }
-
-    /// The engine settings every command shares: SMB ports (445 and 139 plus `smb_ports`), SMB
-    /// over QUIC ports (443 plus `quic_ports`), keys and credentials, and TLS secrets (key logs
-    /// and the Decryption Secrets Blocks of pcapng `inputs`). Callers add limits and mandates.
-    pub fn engine_config(
-        &self,
-        inputs: &[PathBuf],
-        smb_ports: &[u16],
-        quic_ports: &[u16],
-    ) -> Result<Config, String> {
-        let keys = self.load()?;
-        let keylog = self.load_keylog(inputs)?;
-        Ok(Config {
-            ports: smb_ports
-                .iter()
-                .fold(SmbPorts::default(), |ports, &p| ports.with(p)),
-            quic_ports: std::iter::once(443)
-                .chain(quic_ports.iter().copied())
-                .collect(),
-            keys: Arc::new(keys),
-            keylog: Arc::new(keylog),
-            ..Config::default()
-        })
-    }
-
-    /// Reads the TLS key logs, plus the Decryption Secrets Blocks of pcapng `inputs`.
-    /// Warnings go to stderr.
-    pub fn load_keylog(&self, inputs: &[PathBuf]) -> Result<KeyLog, String> {
-        let mut log = KeyLog::default();
-        for path in &self.keylog {
-            let (text, warning) = keys::read_secret_file(path).map_err(|e| e.to_string())?;
-            if let Some(w) = warning {
-                eprintln!("smbscope: warning: {w}");
-            }
-            let (parsed, warnings) = KeyLog::parse(&text);
-            for w in warnings {
-                eprintln!("smbscope: warning: {}: {w}", path.display());
-            }
-            log.merge(parsed);
-        }
-        for path in inputs {
-            // Only pcapng files can hold secrets; for others this finds none (or fails, and the
-            // real read reports the problem).
-            if let Ok(texts) = crate::capture::scan_pcapng_secrets(path) {
-                for text in texts {
-                    log.merge(KeyLog::parse(&text).0);
-                }
-            }
-        }
-        Ok(log)
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
     /// The capture to decrypt.
@@ -179,69 +74,6 @@ pub enum Format {
     /// JSON lines: one object per line, each with a "type" (connection, session, finding,
     /// event, quic, anomaly, summary).
     Json,
-}
-
-/// Thresholds of the logon-attack findings (`logon.bruteforce`, `logon.spray`,
-/// `logon.lockout`, `logon.success_after_failures`). Shared by `analyze`, `watch` and `tui`.
-#[derive(Debug, Default, Clone, Args)]
-pub struct LogonArgs {
-    /// Sliding window of the logon-attack findings, in seconds of capture time [default: 300].
-    #[arg(long = "logon-window", value_name = "SECS")]
-    pub logon_window: Option<u64>,
-
-    /// Failed logons of one user from one client within the window that make a brute force
-    /// [default: 10].
-    #[arg(long = "bruteforce-threshold", value_name = "N")]
-    pub bruteforce_threshold: Option<u32>,
-
-    /// Distinct users failing within the window (from one client, or from several towards
-    /// one server) that make a password spray [default: 10].
-    #[arg(long = "spray-threshold", value_name = "N")]
-    pub spray_threshold: Option<u32>,
-
-    /// Client addresses whose failed logons are tracked at once; the least recently seen are
-    /// forgotten first [default: 10000].
-    #[arg(long = "logon-max-clients", value_name = "N")]
-    pub logon_max_clients: Option<usize>,
-}
-
-impl LogonArgs {
-    /// The policy: these options, else `file`'s, else the defaults. Zero is refused.
-    pub fn policy(&self, file: &LogonArgs) -> Result<LogonPolicy, String> {
-        let d = LogonPolicy::default();
-        let p = LogonPolicy {
-            window_secs: self
-                .logon_window
-                .or(file.logon_window)
-                .unwrap_or(d.window_secs),
-            bruteforce: self
-                .bruteforce_threshold
-                .or(file.bruteforce_threshold)
-                .unwrap_or(d.bruteforce),
-            spray: self
-                .spray_threshold
-                .or(file.spray_threshold)
-                .unwrap_or(d.spray),
-            max_clients: self
-                .logon_max_clients
-                .or(file.logon_max_clients)
-                .unwrap_or(d.max_clients),
-        };
-        for (name, v) in [
-            ("logon-window", p.window_secs),
-            ("bruteforce-threshold", u64::from(p.bruteforce)),
-            ("spray-threshold", u64::from(p.spray)),
-            ("logon-max-clients", p.max_clients as u64),
-        ] {
-            if v == 0 {
-                return Err(format!("--{name} must be at least 1"));
-            }
-        }
-        if p.spray as usize > MAX_USERS {
-            return Err(format!("--spray-threshold is at most {MAX_USERS}"));
-        }
-        Ok(p)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -304,192 +136,8 @@ pub struct AnalyzeArgs {
     pub keys: KeyArgs,
 }
 
-fn parse_mandates(s: &str) -> Result<Mandates, String> {
-    Mandates::parse(s)
-}
-
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s).ok_or_else(|| format!("'{s}' is not one of: info, low, medium, high"))
-}
-
-/// `smbscope watch` options. Every long option is also a key of the same name in the
-/// `--config` TOML file (see [`crate::sensor::config`]); options given here win over the file.
-#[derive(Debug, Default, Args)]
-pub struct WatchArgs {
-    /// Capture live from this interface (`eth0`, `lo`, `any`).
-    #[arg(
-        short = 'i',
-        long = "interface",
-        value_name = "IFACE",
-        conflicts_with = "read"
-    )]
-    pub interface: Option<String>,
-
-    /// Replay this capture file (pcap, pcapng, gzip) through the sensor pipeline.
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: Option<PathBuf>,
-
-    /// Read options from this TOML file (keys named like the long options).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// With -r: replay at capture speed instead of as fast as possible.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub realtime: Option<bool>,
-
-    /// Put the interface in promiscuous mode (needs CAP_NET_ADMIN without root).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub promisc: Option<bool>,
-
-    /// Deliver packets as they arrive (default true).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub immediate: Option<bool>,
-
-    /// Bytes kept of each packet [default: 262144].
-    #[arg(long, value_name = "BYTES")]
-    pub snaplen: Option<i32>,
-
-    /// Kernel capture buffer, e.g. 16M [default: 16M].
-    #[arg(long = "buffer-size", value_name = "SIZE", value_parser = crate::sensor::config::parse_size)]
-    pub buffer_size: Option<u64>,
-
-    /// BPF filter, replacing the default (tcp port 445 or tcp port 139 or udp port 443, plus
-    /// each --smb-port and --quic-port).
-    #[arg(long, value_name = "EXPR")]
-    pub filter: Option<String>,
-
-    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
-    #[arg(long = "smb-port", value_name = "PORT")]
-    pub smb_ports: Vec<u16>,
-
-    /// Also capture this UDP port as SMB over QUIC (443 always is). Repeatable.
-    #[arg(long = "quic-port", value_name = "PORT")]
-    pub quic_ports: Vec<u16>,
-
-    /// Apply client mandates (signing, encryption), as for `analyze`.
-    #[arg(long, value_name = "LIST")]
-    pub require: Option<String>,
-
-    /// Close flows idle this many seconds of capture time [default: 600].
-    #[arg(long = "idle-timeout", value_name = "SECS")]
-    pub idle_timeout: Option<u64>,
-
-    /// Most TCP flows tracked at once [default: 100000].
-    #[arg(long = "max-flows", value_name = "N")]
-    pub max_flows: Option<usize>,
-
-    /// Largest SMB message buffered whole, in bytes.
-    #[arg(long = "max-message", value_name = "BYTES")]
-    pub max_message: Option<usize>,
-
-    /// Out-of-order bytes buffered per flow direction.
-    #[arg(long = "max-ooo-bytes", value_name = "BYTES")]
-    pub max_ooo_bytes: Option<usize>,
-
-    #[command(flatten)]
-    pub logon: LogonArgs,
-
-    #[command(flatten)]
-    pub keys: KeyArgs,
-
-    /// After opening the capture, drop root to this user (initgroups, setgid, setuid).
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
-
-    /// Frames queued between the capture thread and the analysis [default: 4096].
-    #[arg(long, value_name = "N")]
-    pub queue: Option<usize>,
-
-    /// Seconds between drop reports on stderr; 0 = only at exit [default: 60].
-    #[arg(long = "stats-interval", value_name = "SECS")]
-    pub stats_interval: Option<u64>,
-
-    /// JSON lines output: a file path, or - for stdout.
-    #[arg(long, value_name = "PATH|-")]
-    pub jsonl: Option<String>,
-
-    /// Rotate the JSON lines file at this size, e.g. 100M.
-    #[arg(long = "jsonl-rotate", value_name = "SIZE", value_parser = crate::sensor::config::parse_size)]
-    pub jsonl_rotate: Option<u64>,
-
-    /// Rotated JSON lines files kept [default: 5].
-    #[arg(long = "jsonl-keep", value_name = "N")]
-    pub jsonl_keep: Option<usize>,
-
-    /// Send findings to syslog: udp://HOST:PORT, tcp://HOST:PORT or unix:///dev/log.
-    #[arg(long, value_name = "URL")]
-    pub syslog: Option<String>,
-
-    /// Syslog message format: 5424 or 3164 [default: 5424].
-    #[arg(long = "syslog-format", value_name = "FORMAT")]
-    pub syslog_format: Option<String>,
-
-    /// Syslog facility: a name (local0, daemon, auth ...) or a number.
-    #[arg(long = "syslog-facility", value_name = "NAME")]
-    pub syslog_facility: Option<String>,
-
-    /// Syslog APP-NAME / tag [default: smbscope].
-    #[arg(long = "syslog-app-name", value_name = "NAME")]
-    pub syslog_app_name: Option<String>,
-
-    /// Syslog HOSTNAME field [default: this host's name].
-    #[arg(long = "syslog-hostname", value_name = "NAME")]
-    pub syslog_hostname: Option<String>,
-
-    /// Syslog messages queued while the collector is slow or away.
-    #[arg(long = "syslog-queue", value_name = "N")]
-    pub syslog_queue: Option<usize>,
-
-    /// Syslog: the same finding is sent at most once per this many seconds.
-    #[arg(long = "dedupe-window", value_name = "SECS")]
-    pub dedupe_window: Option<u64>,
-
-    /// Syslog: seconds between summary messages.
-    #[arg(long = "summary-interval", value_name = "SECS")]
-    pub summary_interval: Option<u64>,
-}
-
-/// `smbscope tui` options.
-#[derive(Debug, Default, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["interface", "read"])))]
-pub struct TuiArgs {
-    /// Capture live from this interface (`eth0`, `lo`, `any`).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: Option<String>,
-
-    /// Replay this capture file (pcap, pcapng, gzip), as fast as possible.
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: Option<PathBuf>,
-
-    /// With -r: replay at capture speed.
-    #[arg(long, requires = "read")]
-    pub realtime: bool,
-
-    /// With -i: put the interface in promiscuous mode.
-    #[arg(long, requires = "interface")]
-    pub promisc: bool,
-
-    /// Also treat this TCP port as SMB (445 and 139 always are). Repeatable.
-    #[arg(long = "smb-port", value_name = "PORT")]
-    pub smb_ports: Vec<u16>,
-
-    /// Also treat this UDP port as SMB over QUIC (443 always is). Repeatable.
-    #[arg(long = "quic-port", value_name = "PORT")]
-    pub quic_ports: Vec<u16>,
-
-    /// Apply client mandates (signing, encryption), as for `analyze`.
-    #[arg(long, value_name = "LIST", value_parser = parse_mandates)]
-    pub require: Option<Mandates>,
-
-    /// Frames queued between the capture thread and the analysis.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
-    pub queue: usize,
-
-    #[command(flatten)]
-    pub logon: LogonArgs,
-
-    #[command(flatten)]
-    pub keys: KeyArgs,
 }
 
 /// Parses the command line and runs it.

@@ -29,6 +29,7 @@ pub mod crypto;
 pub mod engine;
 pub mod event;
 pub mod flow;
+pub mod options;
 pub mod output;
 pub mod quic;
 pub mod rules;

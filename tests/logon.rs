@@ -383,3 +383,88 @@ fn syslog_gets_one_alert_per_attack() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A flood of failed logons from 20,000 client addresses through the sharded engine with the
+/// tracker capped at 1,000 clients: the merger's state stays capped (one `logon_state_full`
+/// anomaly), every logon is still reported as `logon.failed`, and a real brute force from one
+/// of the flooding clients is still found.
+#[test]
+fn sharded_flood_stays_bounded_and_still_finds_the_attack() {
+    use smbscope::capture::{Frame, Timestamp};
+    let mut cap = OfflineCapture::open(&logon_dir().join("bruteforce.pcap")).expect("opens");
+    // The first connection: (frame, from the client).
+    let mut conn: Vec<(Vec<u8>, bool)> = Vec::new();
+    let mut first_port = None;
+    while let Some(f) = cap.next_frame().expect("reads") {
+        let d = f.data;
+        let tcp = 14 + usize::from(d[14] & 0x0f) * 4;
+        let dp = u16::from_be_bytes([d[tcp + 2], d[tcp + 3]]);
+        let sp = u16::from_be_bytes([d[tcp], d[tcp + 1]]);
+        let client = if dp == 445 { sp } else { dp };
+        if *first_port.get_or_insert(client) != client {
+            break;
+        }
+        conn.push((d.to_vec(), dp == 445));
+    }
+    let config = Config {
+        logon: LogonPolicy {
+            max_clients: 1000,
+            ..LogonPolicy::default()
+        },
+        ..Config::default()
+    };
+    let mut e = ShardedEngine::new(config, 2).expect("threads start");
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut out = Vec::new();
+    const FLOOD: u32 = 20_000;
+    // The flood, then 12 attempts from client 0 in a row (its own brute force).
+    for i in (0..FLOOD).chain(std::iter::repeat_n(0, 12)) {
+        let ip = [10, 9, (i >> 8) as u8, i as u8];
+        let port = 20_000 + (ts / 1_000_000 % 40_000) as u16;
+        for (frame, from_client) in &conn {
+            let mut f = frame.clone();
+            let tcp = 14 + usize::from(f[14] & 0x0f) * 4;
+            let (ip_at, port_at) = if *from_client {
+                (26, tcp)
+            } else {
+                (30, tcp + 2)
+            };
+            f[ip_at..ip_at + 4].copy_from_slice(&ip);
+            f[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+            ts += 1_000;
+            e.handle_frame(&Frame {
+                ts: Timestamp(ts),
+                linktype: 1,
+                data: &f,
+                orig_len: f.len() as u32,
+            });
+            out.extend(std::iter::from_fn(|| e.poll_record()));
+        }
+    }
+    e.finish();
+    out.extend(std::iter::from_fn(|| e.poll_record()));
+    let summary = e.summary();
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert_eq!(
+        summary.anomalies.get("logon_state_full"),
+        Some(&1),
+        "{summary:?}"
+    );
+    let json: Vec<Value> = out
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("serialises"))
+        .collect();
+    let failed = common::of_type(&json, "finding")
+        .iter()
+        .filter(|f| f["rule"] == "logon.failed")
+        .count();
+    assert_eq!(failed, FLOOD as usize + 12);
+    let bf: Vec<&Value> = attack_findings(&json);
+    assert_eq!(bf.len(), 1, "{bf:#?}");
+    assert_eq!(bf[0]["rule"], "logon.bruteforce");
+    assert!(
+        bf[0]["client"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("10.9.0.0:"))
+    );
+}

@@ -20,7 +20,7 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use ccm::Ccm;
 
 use crate::crypto::REDACTED;
-use crate::smb::negotiate::Cipher;
+use crate::wire::Cipher;
 
 /// TRANSFORM_HEADER field offsets (§2.2.41).
 mod field {

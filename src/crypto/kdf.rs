@@ -32,7 +32,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::crypto::REDACTED;
-use crate::smb::negotiate::Cipher;
+use crate::wire::Cipher;
 
 /// The SP800-108 counter-mode KDF with HMAC-SHA256 ([MS-SMB2] §3.1.4.2).
 ///

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::crypto::REDACTED;
 use crate::crypto::kdf::hmac_sha256;
-use crate::smb::negotiate::SigningAlgorithm;
+use crate::wire::SigningAlgorithm;
 
 /// Where the 16-byte SMB2 Signature lives in the header (§2.2.1).
 const SIG_START: usize = 48;

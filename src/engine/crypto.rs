@@ -10,7 +10,8 @@ use crate::crypto::keys::{CredentialSecret, KeyStore};
 use crate::crypto::ntlm::{self, NtlmError};
 use crate::crypto::sign::SmbSigner;
 use crate::flow::Direction;
-use crate::smb::negotiate::{Cipher, Dialect, SigningAlgorithm};
+use crate::smb::negotiate::Dialect;
+use crate::wire::{Cipher, SigningAlgorithm};
 
 /// Where a session's keys came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::capture::Timestamp;
 use crate::event::Finding;
 use crate::flow::FlowKey;
 use crate::rules::{self, Mandates, RuleId};
+use crate::wire::Timestamp;
 
 /// How a server was seen serving SMB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

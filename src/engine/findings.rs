@@ -3,8 +3,8 @@
 
 use super::state::{AuthKind, ConnState, SIGNING_REQUIRED, SessionState, share_type_name};
 use super::{Emitter, Subject};
-use crate::capture::Timestamp;
 use crate::rules::{Context, RuleId};
+use crate::wire::Timestamp;
 
 pub(crate) fn unencrypted_rule(
     em: &mut Emitter<'_>,

@@ -5,8 +5,9 @@
 use etherparse::PacketBuilder;
 
 use super::{Config, Engine};
-use crate::capture::{Frame, Timestamp};
+use crate::capture::Frame;
 use crate::flow::{Limits, dlt};
+use crate::wire::Timestamp;
 
 /// The link types a selector byte picks from.
 const LINKTYPES: [i32; 11] = [

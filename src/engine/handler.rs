@@ -8,10 +8,10 @@ use super::exposure::{Exposure, ExposureNote, Via, transport_finding};
 use super::logon::{LogonNote, LogonTracker};
 use super::state::{self, ConnState, Family};
 use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
-use crate::capture::Timestamp;
 use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId, SessionRecord};
 use crate::flow::{Anomaly, CloseReason, Direction, FlowKey, StreamHandler};
 use crate::rules::{self, RuleId};
+use crate::wire::Timestamp;
 
 /// Per-message context handed to the SMB handlers.
 pub(crate) struct Emitter<'a> {

@@ -31,11 +31,11 @@ use std::num::NonZeroUsize;
 
 use lru::LruCache;
 
-use crate::capture::Timestamp;
 use crate::event::{AnomalyRecord, Finding, Record};
 use crate::flow::FlowKey;
 use crate::rules::{self, Mandates, RuleId};
 use crate::smb::NtStatus;
+use crate::wire::Timestamp;
 
 /// Thresholds and bounds of the logon-attack findings (`--logon-window`,
 /// `--bruteforce-threshold`, `--spray-threshold`, `--logon-max-clients`).

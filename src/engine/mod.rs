@@ -20,12 +20,13 @@ pub mod state;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use crate::capture::{Frame, Timestamp};
+use crate::capture::Frame;
 use crate::crypto::keys::KeyStore;
 use crate::event::{ConnectionRecord, Record, SessionRecord, Summary};
 use crate::flow::{self, Direction, FlowKey, Limits, SmbPorts, TcpTable};
 use crate::quic::keylog::KeyLog;
 use crate::rules::Mandates;
+use crate::wire::Timestamp;
 
 /// Everything that tunes the engine.
 #[derive(Debug, Clone)]

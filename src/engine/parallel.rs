@@ -33,10 +33,11 @@ use super::exposure::Exposure;
 use super::handler::CrossNote;
 use super::logon::LogonTracker;
 use super::{Config, Engine};
-use crate::capture::{Frame, Timestamp};
+use crate::capture::Frame;
 use crate::event::{Record, Summary};
 use crate::flow::{self, SmbPorts, Transport};
 use crate::rules::Mandates;
+use crate::wire::Timestamp;
 
 /// Frames per batch handed to a shard.
 pub const BATCH_FRAMES: usize = 1024;

@@ -6,12 +6,12 @@ use super::crypto::{self, ConnParams, Decrypted, Lookup, NoKeys};
 use super::findings::{session_rule, user_label};
 use super::state::{ConnState, MAX_INVALID_REFS, MessageRef, SessionState};
 use super::{Emitter, smb2};
-use crate::capture::Timestamp;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
 use crate::smb::compress;
 use crate::smb::header::{Command, Header, split_compound};
 use crate::smb::transform::TransformHeader;
+use crate::wire::Timestamp;
 
 /// Looks up the keys of session `sid` once (at the end of its setup, or on first need for a
 /// session whose setup was not captured).

@@ -6,7 +6,6 @@ use super::state::{
     AuthInfo, AuthKind, ConnState, Family, NtlmMaterial, Pending, SessionState, Tree,
 };
 use super::{Emitter, auth};
-use crate::capture::Timestamp;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
 use crate::smb::smb1::{
@@ -15,7 +14,7 @@ use crate::smb::smb1::{
     security_mode,
 };
 use crate::smb::status::NtStatus;
-use crate::wire::le16;
+use crate::wire::{Timestamp, le16};
 
 /// SMB_SETUP_GUEST in SESSION_SETUP_ANDX Action ([MS-CIFS] 2.2.4.53.2).
 const ACTION_GUEST: u16 = 0x0001;

@@ -8,7 +8,6 @@ use super::state::{
     AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, Session, SessionState, Tree,
 };
 use super::{Emitter, auth, protect};
-use crate::capture::Timestamp;
 use crate::crypto::kdf::PreauthHash;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
@@ -20,6 +19,7 @@ use crate::smb::rw::{IoctlRequest, ReadResponse, WriteRequest, fsctl};
 use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, session_flags};
 use crate::smb::status::NtStatus;
 use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
+use crate::wire::Timestamp;
 
 /// One NBSS message that starts with 0xFE, 0xFD or 0xFC.
 pub(crate) fn handle(

@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use crate::capture::Timestamp;
 use crate::crypto::kdf::PreauthHash;
 use crate::flow::FlowKey;
-use crate::smb::negotiate::{Cipher, CompressionAlgorithm, Dialect, SigningAlgorithm};
+use crate::smb::negotiate::{CompressionAlgorithm, Dialect};
+use crate::wire::{Cipher, SigningAlgorithm, Timestamp};
 
 pub use super::session::{
     AuthInfo, AuthKind, DecryptCounts, MAX_INVALID_REFS, MessageRef, NtlmMaterial, Session,

@@ -19,7 +19,7 @@ mod tcp;
 
 use std::net::SocketAddr;
 
-use crate::capture::Timestamp;
+use crate::wire::Timestamp;
 
 pub use limits::{Limits, SmbPorts};
 pub use link::{Packet, TcpSeg, Transport, decode, dlt};

@@ -13,7 +13,7 @@ use super::{
     Anomaly, AnomalyKind, CloseReason, Direction, FlowKey, Limits, Packet, SmbPorts, StreamHandler,
     TcpSeg, Transport,
 };
-use crate::capture::Timestamp;
+use crate::wire::Timestamp;
 
 /// Counters over the life of a [`TcpTable`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

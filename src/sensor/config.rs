@@ -50,9 +50,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::capture::LiveOptions;
-use crate::cli::{KeyArgs, LogonArgs, WatchArgs};
 use crate::engine::logon::LogonPolicy;
 use crate::flow::Limits;
+use crate::options::{KeyArgs, LogonArgs, WatchArgs};
 use crate::rules::Mandates;
 
 /// Everything `watch` needs, after the command line and the file were combined and checked.

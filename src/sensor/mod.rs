@@ -72,9 +72,9 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::{self, OfflineCapture};
-use crate::cli::WatchArgs;
 use crate::engine::{Config, Engine};
 use crate::event::{AnomalyRecord, Record, Summary};
+use crate::options::WatchArgs;
 use config::{Source, WatchOptions};
 use outputs::Outputs;
 use pipeline::{CaptureStats, CaptureThread, Feed};

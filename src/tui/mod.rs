@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{self, Event};
 
 use crate::capture::{self, LiveOptions, OfflineCapture};
-use crate::cli::TuiArgs;
 use crate::engine::{Config, Engine};
+use crate::options::TuiArgs;
 use crate::sensor::pipeline::{self, CaptureThread, Feed};
 use app::{App, Stats};
 

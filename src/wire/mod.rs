@@ -2,9 +2,13 @@
 //! returns, and the macro that makes open "newtype" wire enums.
 
 mod enums;
+mod ids;
 mod reader;
+mod time;
 
+pub use ids::{Cipher, SigningAlgorithm};
 pub use reader::{Reader, le16, le32, le64, slice_at};
+pub use time::Timestamp;
 
 /// The protocol layer a parse error happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,7 +5,6 @@
 
 use super::paths::version_name;
 use super::{Level, QuicConn};
-use crate::capture::Timestamp;
 use crate::engine::SmbHandler;
 use crate::engine::state::ConnState;
 use crate::event::{CertificateRecord, ClientHelloRecord, EventRecord, VersionNegotiationRecord};
@@ -17,6 +16,7 @@ use crate::quic::keylog::{KeyLog, Label};
 use crate::quic::packet::Packet;
 use crate::quic::protect::{Keys, Suite};
 use crate::quic::tls::{self, ClientHello, EncryptedExtensions, ServerHello, msg_type};
+use crate::wire::Timestamp;
 
 pub(super) fn dir_index(dir: Direction) -> usize {
     match dir {

@@ -17,7 +17,6 @@ use paths::{Negotiated, Offers, Orphans, PathEntry, Via};
 
 use super::SmbHandler;
 use super::state::ConnState;
-use crate::capture::Timestamp;
 use crate::event::{QuicPacketCounts, Record};
 use crate::flow::framing::Framer;
 use crate::flow::{AnomalyKind, Direction, FlowKey, StreamHandler};
@@ -28,6 +27,7 @@ use crate::quic::packet::{self, Packet, PacketType};
 use crate::quic::protect::Keys;
 use crate::quic::tls::{ClientHello, EncryptedExtensions, ServerHello};
 use crate::rules::RuleId;
+use crate::wire::Timestamp;
 
 /// Windows' texts for the events smbscope imitates (SPECS.md §1).
 const MSG_30832: &str = "The SMB connection was successfully established.";

@@ -24,9 +24,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{MAX_PATHS, QuicTable, dir_index};
-use crate::capture::Timestamp;
 use crate::engine::SmbHandler;
 use crate::flow::{Direction, FlowKey};
+use crate::wire::Timestamp;
 
 /// How a packet's connection was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
