@@ -13,6 +13,7 @@
 pub mod aead;
 pub mod kdf;
 pub mod keys;
+pub mod keytab;
 pub mod ntlm;
 pub mod sign;
 
