@@ -12,6 +12,7 @@
 
 pub mod aead;
 pub mod kdf;
+pub mod kerberos;
 pub mod keys;
 pub mod keytab;
 pub mod ntlm;

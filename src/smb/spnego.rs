@@ -281,6 +281,11 @@ pub struct ApReq {
     /// APOptions as a big-endian u32 (bit 0 = 0x8000_0000 reserved, 0x4000_0000
     /// use-session-key, 0x2000_0000 mutual-required).
     pub ap_options: u32,
+    /// The Ticket's enc-part cipher (an EncTicketPart, under the service's long-term key,
+    /// key usage 2).
+    pub ticket_cipher: Vec<u8>,
+    /// The Authenticator's cipher (under the ticket's session key, key usage 11).
+    pub authenticator_cipher: Vec<u8>,
 }
 
 impl ApReq {
@@ -313,10 +318,10 @@ impl ApReq {
         let realm = der::string(t.explicit(1, tag::GENERAL_STRING)?);
         let (sname_type, sname) = principal_name(&mut t, 2)?;
         let enc = t.explicit(3, tag::SEQUENCE)?;
-        let (enc_type, kvno) = encrypted_data(&t, enc)?;
+        let (enc_type, kvno, ticket_cipher) = encrypted_data(&t, enc)?;
 
         let auth = d.explicit(4, tag::SEQUENCE)?;
-        let (authenticator_enc_type, _) = encrypted_data(&d, auth)?;
+        let (authenticator_enc_type, _, authenticator_cipher) = encrypted_data(&d, auth)?;
         Ok(ApReq {
             realm,
             sname,
@@ -325,6 +330,8 @@ impl ApReq {
             kvno,
             authenticator_enc_type,
             ap_options,
+            ticket_cipher: ticket_cipher.to_vec(),
+            authenticator_cipher: authenticator_cipher.to_vec(),
         })
     }
 }
@@ -406,7 +413,7 @@ fn principal_name(d: &mut Der<'_>, n: u8) -> Result<(i32, String)> {
 }
 
 /// EncryptedData ::= SEQUENCE { etype [0] Int32, kvno [1] UInt32 OPTIONAL, cipher [2] }.
-fn encrypted_data(parent: &Der<'_>, seq: Tlv<'_>) -> Result<(i32, Option<u32>)> {
+fn encrypted_data<'a>(parent: &Der<'a>, seq: Tlv<'a>) -> Result<(i32, Option<u32>, &'a [u8])> {
     let l = parent.layer();
     let mut e = parent.nested(seq)?;
     let etype = int32(e.explicit(0, tag::INTEGER)?, l)?;
@@ -415,8 +422,8 @@ fn encrypted_data(parent: &Der<'_>, seq: Tlv<'_>) -> Result<(i32, Option<u32>)> 
         Some(t) => Some(der::integer(t, l)? as u32),
         None => None,
     };
-    e.explicit(2, tag::OCTET_STRING)?;
-    Ok((etype, kvno))
+    let cipher = e.explicit(2, tag::OCTET_STRING)?.value;
+    Ok((etype, kvno, cipher))
 }
 
 fn int32(t: Tlv<'_>, l: Layer) -> Result<i32> {

@@ -198,6 +198,7 @@ fn kerberos_aes256_in_smb2() {
     assert_eq!(ap.sname, "cifs/phxlabbal821.techlab.susq.com");
     assert_eq!(ap.enc_type, etype::AES256_CTS_HMAC_SHA1_96);
     assert_eq!(ap.kvno, Some(2));
+    ticket_decrypts_with_the_corpus_keytab(&ap);
     assert_eq!(ap.authenticator_enc_type, etype::AES256_CTS_HMAC_SHA1_96);
     all_prefixes_fail(&blob, parse);
 
@@ -360,4 +361,26 @@ fn iakerb_proxy_token() {
     for n in 0..tok.len() {
         let _ = inner(&tok[..n]);
     }
+}
+
+/// With Zeek's keytab for this trace (shared corpus; skipped without it), the ticket's
+/// enc-part decrypts (RFC 3962 aes256-cts-hmac-sha1-96, key usage 2) to an EncTicketPart
+/// ([APPLICATION 3], RFC 4120 §5.3) whose checksum verified, and a wrong key usage does not.
+fn ticket_decrypts_with_the_corpus_keytab(ap: &ApReq) {
+    use crate::crypto::{kerberos, keytab::Keytab};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/zeek/smb2_krb.keytab");
+    let Ok(data) = std::fs::read(&path) else {
+        eprintln!(
+            "NOTICE: {} not found; ticket decryption not checked",
+            path.display()
+        );
+        return;
+    };
+    let mut kt = Keytab::default();
+    kt.add(&data).expect("keytab parses");
+    let key = kt.entries[0].key();
+    let plain = kerberos::decrypt(ap.enc_type, key, 2, &ap.ticket_cipher).expect("decrypts");
+    assert_eq!(plain[0], 0x63, "EncTicketPart tag");
+    assert!(kerberos::decrypt(ap.enc_type, key, 11, &ap.ticket_cipher).is_err());
 }
