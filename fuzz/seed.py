@@ -3,7 +3,7 @@
 
 nbss_smb: each reassembled TCP 445 direction stream (and each NBSS message);
 compression: each 0xFC message; ntlmssp_spnego: each NTLMSSP token and SMB2 security blob region;
-quic: each UDP payload; keyfiles: captures/*.keys, *.credentials, quic/*.keylog;
+quic: each UDP payload; keyfiles: captures/*.keys, *.credentials, quic/*.keylog, the corpus keytab;
 engine: whole captures in both engine modes (frames, and TCP payloads of a synthetic flow);
 pcap_file: each capture's first 64 KiB, byte-swapped too, as classic pcap files.
 Usage: python3 fuzz/seed.py  (from the repository root)."""
@@ -130,6 +130,11 @@ def main():
     for pat in ("*.keys", "*.credentials", "quic/*.keylog", "quic/*.keys"):
         for p in glob.glob(os.path.join(ROOT, "captures", pat)):
             put("keyfiles", open(p, "rb").read())
+    # A real MIT keytab, read from the shared corpus beside the repository when it is there
+    # (third-party data: seeds the local fuzz corpus, never copied into the project).
+    keytab = os.path.join(ROOT, "..", "shared", "corpus", "zeek", "smb2_krb.keytab")
+    if os.path.exists(keytab):
+        put("keyfiles", open(keytab, "rb").read())
     for t in sorted(os.listdir(CORPUS)):
         print(t, len(os.listdir(os.path.join(CORPUS, t))))
 

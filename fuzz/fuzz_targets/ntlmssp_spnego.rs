@@ -1,8 +1,9 @@
-//! NTLMSSP messages and SPNEGO / GSS-API tokens, with their inner tokens.
+//! NTLMSSP messages and SPNEGO / GSS-API tokens, with their inner tokens, and the decrypted
+//! Kerberos parts (EncTicketPart, Authenticator, AP-REP and EncAPRepPart).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smbscope::smb::{ntlmssp, spnego};
+use smbscope::smb::{krb, ntlmssp, spnego};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = ntlmssp::parse(data) {
@@ -18,4 +19,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = format!("{:?}", spnego::inner(data));
     let _ = spnego::ApReq::parse(data);
+    let _ = krb::EncTicketPart::parse(data).map(|t| format!("{t:?}"));
+    let _ = krb::Authenticator::parse(data).map(|a| format!("{a:?}"));
+    let _ = krb::ApRep::parse(data);
+    let _ = krb::ApRep::subkey(data);
 });

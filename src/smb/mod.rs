@@ -18,6 +18,7 @@ pub mod compress;
 pub mod create;
 pub mod dcerpc;
 pub mod header;
+pub mod krb;
 pub mod negotiate;
 pub mod rw;
 pub mod session_setup;

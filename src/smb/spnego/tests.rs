@@ -383,4 +383,44 @@ fn ticket_decrypts_with_the_corpus_keytab(ap: &ApReq) {
     let plain = kerberos::decrypt(ap.enc_type, key, 2, &ap.ticket_cipher).expect("decrypts");
     assert_eq!(plain[0], 0x63, "EncTicketPart tag");
     assert!(kerberos::decrypt(ap.enc_type, key, 11, &ap.ticket_cipher).is_err());
+    use crate::smb::krb::{ApRep, Authenticator, EncTicketPart};
+    let ticket = EncTicketPart::parse(&plain).expect("EncTicketPart");
+    // tshark with the keytab (corpus MANIFEST row 66): CNameString wallior, realm DS.SUSQ.COM.
+    assert_eq!(
+        (ticket.cname.as_str(), ticket.crealm.as_str()),
+        ("wallior", "DS.SUSQ.COM")
+    );
+    assert!(ticket.authtime.ends_with('Z') && ticket.endtime > ticket.authtime);
+    let a = kerberos::decrypt(
+        ap.authenticator_enc_type,
+        &ticket.key.value,
+        11,
+        &ap.authenticator_cipher,
+    )
+    .expect("the authenticator decrypts with the ticket's session key");
+    let auth = Authenticator::parse(&a).expect("Authenticator");
+    assert_eq!(auth.cname, "wallior");
+    assert!(auth.subkey.is_some());
+    // Frame 14's AP-REP (after the krb5 token id 02 00), key usage 12, its subkey: the first
+    // 16 bytes are the SMB2 session key (corpus MANIFEST, smb-keys.tsv).
+    let blob = hex(SMB2_KRB_F14_BLOB);
+    let at = blob
+        .windows(3)
+        .position(|w| w == [0x02, 0x00, 0x6f])
+        .expect("AP-REP in the blob")
+        + 2;
+    let rep = ApRep::parse(&blob[at..]).expect("AP-REP");
+    let p =
+        kerberos::decrypt(rep.enc_type, &ticket.key.value, 12, &rep.cipher).expect("EncAPRepPart");
+    let sub = ApRep::subkey(&p).expect("parses").expect("a subkey");
+    assert_eq!(
+        hex("5102c65b8aa67ea7fd7884433b46ede1"),
+        sub.value[..16].to_vec()
+    );
+    all_prefixes_fail(&blob[at..], ApRep::parse);
+    all_prefixes_fail(&plain, EncTicketPart::parse);
+    all_prefixes_fail(&a, Authenticator::parse);
+    // Keys never show in Debug.
+    let dbg = format!("{ticket:?} {auth:?}");
+    assert!(!dbg.contains("value:"), "{dbg}");
 }
