@@ -33,6 +33,12 @@ pub struct KeyArgs {
     /// Repeatable.
     #[arg(long = "credentials", value_name = "FILE")]
     pub credentials: Vec<PathBuf>,
+
+    /// MIT keytab with the service keys of the file servers (`samba-tool domain
+    /// exportkeytab`, `ktpass`, `ktutil`): Kerberos sessions are verified and decrypted from
+    /// the captured ticket. Repeatable.
+    #[arg(long = "keytab", value_name = "FILE")]
+    pub keytab: Vec<PathBuf>,
 }
 
 impl KeyArgs {
@@ -58,11 +64,24 @@ impl KeyArgs {
                 );
             }
         }
+        for path in &self.keytab {
+            let (bytes, warning) = keys::read_secret_bytes(path).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("smbscope: warning: {w}");
+            }
+            store
+                .keytab
+                .add(&bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         Ok(store)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.credentials.is_empty() && self.keylog.is_empty()
+        self.keys.is_empty()
+            && self.credentials.is_empty()
+            && self.keylog.is_empty()
+            && self.keytab.is_empty()
     }
 
     /// The engine settings every command shares: SMB ports (445 and 139 plus `smb_ports`), SMB

@@ -369,6 +369,28 @@ pub fn parse_credentials(text: &str, path: &str) -> Result<Vec<Credential>, KeyF
 /// when the file is accessible to its group or to others (unix `mode & 0o077`); other
 /// platforms never warn.
 pub fn read_secret_file(path: &Path) -> Result<(String, Option<String>), KeyFileError> {
+    let (bytes, warning) = read_secret_bytes(path)?;
+    match std::str::from_utf8(&bytes) {
+        Ok(t) => Ok((t.to_string(), warning)),
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            Err(KeyFileError {
+                path: path.display().to_string(),
+                line,
+                reason: "not valid UTF-8".to_string(),
+            })
+        }
+    }
+}
+
+/// Reads a secret file's bytes (a keytab, or the text of a key file), with the same size
+/// limit and permission warning as [`read_secret_file`].
+pub fn read_secret_bytes(
+    path: &Path,
+) -> Result<(Zeroizing<Vec<u8>>, Option<String>), KeyFileError> {
     let shown = path.display().to_string();
     let fail = |line: usize, reason: String| KeyFileError {
         path: shown.clone(),
@@ -389,17 +411,7 @@ pub fn read_secret_file(path: &Path) -> Result<(String, Option<String>), KeyFile
             format!("larger than {} MiB", MAX_SECRET_FILE >> 20),
         ));
     }
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(t) => t.to_string(),
-        Err(e) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            return Err(fail(line, "not valid UTF-8".to_string()));
-        }
-    };
-    Ok((text, permission_warning(&shown, &meta)))
+    Ok((bytes, permission_warning(&shown, &meta)))
 }
 
 #[cfg(unix)]

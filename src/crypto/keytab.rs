@@ -36,6 +36,7 @@ pub mod enctype {
 }
 
 /// One key of a keytab.
+#[derive(Clone)]
 pub struct KeytabEntry {
     pub realm: String,
     /// Principal name components (`host`, `server.example.com`).
@@ -80,7 +81,7 @@ pub struct KeytabError {
 }
 
 /// Every key of one or more keytab files.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Keytab {
     pub entries: Vec<KeytabEntry>,
 }

@@ -1,6 +1,6 @@
 //! Security blobs (SPNEGO, raw NTLMSSP, Kerberos) -> who authenticated and how.
 
-use super::state::{AuthInfo, AuthKind, NtlmMaterial};
+use super::state::{AuthInfo, AuthKind, KrbMaterial, NtlmMaterial};
 use crate::smb::ntlmssp::{self, Message, NtlmKind};
 use crate::smb::spnego::{self, GssToken, Inner};
 
@@ -18,9 +18,11 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
                 };
                 info.user = Some(a.user.clone());
                 info.domain = Some(a.domain.clone());
-                info.workstation = Some(a.workstation.clone()).filter(|w| !w.is_empty());
-                info.target_spn =
-                    ntlmssp::ntlmv2_client_info(a.nt_response).and_then(|i| i.target_name);
+                info.workstation =
+                    (!a.workstation.is_empty()).then(|| a.workstation.as_str().into());
+                info.target_spn = ntlmssp::ntlmv2_client_info(a.nt_response)
+                    .and_then(|i| i.target_name)
+                    .map(String::into_boxed_str);
                 info.ntlm = Some(Box::new(NtlmMaterial {
                     nt_response: a.nt_response.to_vec(),
                     lm_response: a.lm_response.to_vec(),
@@ -31,12 +33,16 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
             }
             Inner::KerberosIakerb { realm } => {
                 info.kind = AuthKind::Kerberos;
-                info.krb_realm = Some(realm);
+                info.krb_realm = Some(realm.into());
             }
             Inner::KerberosApReq(ap) => {
                 info.kind = AuthKind::Kerberos;
-                info.krb_realm = Some(ap.realm);
-                info.krb_service = Some(ap.sname);
+                info.krb_realm = Some(ap.realm.as_str().into());
+                info.krb_service = Some(ap.sname.as_str().into());
+                info.krb = Some(Box::new(KrbMaterial {
+                    ap_req: ap,
+                    ap_rep: None,
+                }));
             }
             _ => {}
         }
@@ -52,6 +58,22 @@ pub fn server_name(blob: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// The Kerberos AP-REP of a SESSION_SETUP response blob (after the krb5 token id 02 00 of
+/// RFC 1964 §1.1), if it carries one.
+pub fn server_ap_rep(blob: &[u8]) -> Option<crate::smb::krb::ApRep> {
+    inner_tokens(blob).find_map(|token| {
+        if spnego::inner(token) != Inner::KerberosApRep {
+            return None;
+        }
+        token
+            .windows(3)
+            .enumerate()
+            .filter(|(_, w)| *w == [0x02, 0x00, 0x6f])
+            .find_map(|(i, _)| crate::smb::krb::ApRep::parse(&token[i + 2..]).ok())
+            .or_else(|| crate::smb::krb::ApRep::parse(token).ok())
+    })
 }
 
 /// The NTLM server challenge of a CHALLENGE message in a SESSION_SETUP response blob.

@@ -21,6 +21,9 @@ pub enum KeySource {
     /// `--credentials`: derived from the user's password or NT hash and the captured NTLM
     /// exchange.
     Password,
+    /// `--keytab`: the Kerberos ticket decrypted with the service key, then the AP-REP's (or
+    /// the authenticator's) subkey.
+    Keytab,
 }
 
 impl KeySource {
@@ -28,6 +31,7 @@ impl KeySource {
         match self {
             KeySource::KeyFile => "keys",
             KeySource::Password => "password",
+            KeySource::Keytab => "keytab",
         }
     }
 }
@@ -68,6 +72,13 @@ pub enum NoKeys {
     WrongPassword { user: String },
     /// Kerberos or an unknown mechanism: only a key file can help.
     NotNtlm,
+    /// Kerberos, and no key of the keytab decrypts the ticket: the service principal, key
+    /// version and enctype the keytab lacks.
+    NoServiceKey {
+        principal: String,
+        kvno: Option<u32>,
+        enctype: i32,
+    },
 }
 
 /// The result of looking a session's keys up.
@@ -141,6 +152,21 @@ pub fn lookup(
             set_decryptors(&mut crypto, params, c2s.as_bytes(), s2c.as_bytes());
         }
         return Lookup::Found(Box::new(crypto));
+    }
+    if let Some(krb) = auth
+        .krb
+        .as_deref()
+        .filter(|_| !store.keytab.entries.is_empty())
+    {
+        return match kerberos_session_key(&store.keytab, krb) {
+            Ok(key) => Lookup::Found(Box::new(from_session_key(
+                KeySource::Keytab,
+                Some(&key),
+                params,
+                preauth,
+            ))),
+            Err(missing) => Lookup::None(missing),
+        };
     }
     let Some(ntlm) = auth.ntlm.as_deref() else {
         return Lookup::None(if auth.kind == super::state::AuthKind::Kerberos {
@@ -377,4 +403,52 @@ impl SessionCrypto {
         self.signer_candidates.clear();
         Some(true)
     }
+}
+
+/// The GSS session key of a Kerberos logon (MS-SMB2 3.2.5.3.1, 3.3.5.5.3): the ticket
+/// decrypted with a keytab key (the service's own entries first, then every key of the
+/// enctype: the checksum tells the right one), then the AP-REP's subkey, else the
+/// authenticator's subkey, else the ticket's session key.
+fn kerberos_session_key(
+    keytab: &crate::crypto::keytab::Keytab,
+    krb: &super::state::KrbMaterial,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, NoKeys> {
+    use crate::crypto::kerberos;
+    use crate::smb::krb::{ApRep, Authenticator, EncTicketPart};
+    let ap = &krb.ap_req;
+    let components: Vec<String> = ap.sname.split('/').map(str::to_owned).collect();
+    let named = keytab.find(&ap.realm, &components, ap.enc_type);
+    let others = keytab.entries.iter().filter(|e| e.enctype == ap.enc_type);
+    let missing = || NoKeys::NoServiceKey {
+        principal: format!("{}@{}", ap.sname, ap.realm),
+        kvno: ap.kvno,
+        enctype: ap.enc_type,
+    };
+    let plain = named
+        .chain(others)
+        .find_map(|e| kerberos::decrypt(ap.enc_type, e.key(), 2, &ap.ticket_cipher).ok())
+        .ok_or_else(missing)?;
+    let ticket = EncTicketPart::parse(&plain).map_err(|_| missing())?;
+    let tk = &ticket.key;
+    if let Some(rep) = &krb.ap_rep {
+        if let Ok(p) = kerberos::decrypt(rep.enc_type, &tk.value, 12, &rep.cipher) {
+            if let Ok(Some(sub)) = ApRep::subkey(&p) {
+                return Ok(sub.value);
+            }
+        }
+    }
+    if let Ok(a) = kerberos::decrypt(
+        ap.authenticator_enc_type,
+        &tk.value,
+        11,
+        &ap.authenticator_cipher,
+    ) {
+        if let Ok(Authenticator {
+            subkey: Some(sub), ..
+        }) = Authenticator::parse(&a)
+        {
+            return Ok(sub.value);
+        }
+    }
+    Ok(ticket.key.value)
 }

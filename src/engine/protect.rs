@@ -17,10 +17,12 @@ use crate::wire::Timestamp;
 /// session whose setup was not captured).
 pub(crate) fn establish(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
     lookup_keys(em, conn, sid, ts);
-    // The logon's NTLM responses only serve to derive the session key, which is done now:
-    // an established session does not keep them (hundreds of bytes per idle connection).
+    // The logon's NTLM responses and Kerberos ciphertexts only serve to derive the session
+    // key, which is done now: an established session does not keep them (hundreds of bytes,
+    // or a whole ticket, per idle connection).
     if let Some(s) = conn.session_mut(sid) {
         s.auth.ntlm = None;
+        s.auth.krb = None;
     }
 }
 
@@ -55,6 +57,22 @@ fn lookup_keys(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timesta
                 );
                 let key = conn.key;
                 em.anomaly(&key, "credentials_mismatch", detail, 0, ts);
+            }
+            if let NoKeys::NoServiceKey {
+                principal,
+                kvno,
+                enctype,
+            } = &why
+            {
+                let kvno = kvno.map_or("none".to_owned(), |k| k.to_string());
+                let detail = format!(
+                    "no key of the keytab decrypts the Kerberos ticket of session 0x{sid:016x}: \
+                     the keytab lacks {principal} kvno {kvno} {}; its signatures and encryption \
+                     cannot be checked",
+                    crate::crypto::keytab::enctype::name(*enctype)
+                );
+                let key = conn.key;
+                em.anomaly(&key, "keytab_missing_key", detail, 0, ts);
             }
             if let Some(s) = conn.session_mut(sid) {
                 s.no_keys = Some(why);

@@ -70,13 +70,25 @@ pub struct AuthInfo {
     pub kind: AuthKind,
     pub user: Option<String>,
     pub domain: Option<String>,
-    pub workstation: Option<String>,
-    pub krb_realm: Option<String>,
-    pub krb_service: Option<String>,
+    pub workstation: Option<Box<str>>,
+    /// Kerberos realm and service of the ticket (boxed `str`: a session keeps them for its
+    /// whole life, so they stay small).
+    pub krb_realm: Option<Box<str>>,
+    pub krb_service: Option<Box<str>>,
     /// The SPN the client named in its NTLMv2 response (MsvAvTargetName), e.g. `cifs/10.0.0.1`.
-    pub target_spn: Option<String>,
+    pub target_spn: Option<Box<str>>,
     /// What an NTLM AUTHENTICATE carried, to derive the session key from a password.
     pub ntlm: Option<Box<NtlmMaterial>>,
+    /// The Kerberos AP-REQ (and, from the response, the AP-REP), to find the session key
+    /// with a keytab.
+    pub krb: Option<Box<KrbMaterial>>,
+}
+
+/// The encrypted parts of a Kerberos logon.
+#[derive(Debug, Clone)]
+pub struct KrbMaterial {
+    pub ap_req: crate::smb::spnego::ApReq,
+    pub ap_rep: Option<crate::smb::krb::ApRep>,
 }
 
 /// The parts of an NTLM logon needed to check a password and derive the session key.
@@ -106,7 +118,8 @@ impl AuthInfo {
             krb_realm,
             krb_service,
             target_spn,
-            ntlm
+            ntlm,
+            krb
         );
     }
 }
@@ -331,14 +344,14 @@ impl Session {
             dialect: conn.dialect_name(),
             user: self.auth.user.clone(),
             domain: self.auth.domain.clone(),
-            workstation: self.auth.workstation.clone(),
+            workstation: self.auth.workstation.as_deref().map(String::from),
             auth: if self.anonymous && self.auth.kind == AuthKind::Unknown {
                 AuthKind::Anonymous.as_str()
             } else {
                 self.auth.kind.as_str()
             },
-            kerberos_realm: self.auth.krb_realm.clone(),
-            kerberos_service: self.auth.krb_service.clone(),
+            kerberos_realm: self.auth.krb_realm.as_deref().map(String::from),
+            kerberos_service: self.auth.krb_service.as_deref().map(String::from),
             guest: self.guest,
             anonymous: self.anonymous,
             encrypt_data: self.encrypt_data,

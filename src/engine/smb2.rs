@@ -469,6 +469,14 @@ fn session_setup(
         return Ok(());
     };
     s.apply_setup(pending, challenge);
+    if let Some(rep) = resp
+        .as_ref()
+        .and_then(|r| auth::server_ap_rep(r.security_buffer))
+    {
+        if let Some(k) = s.auth.krb.as_mut() {
+            k.ap_rep = Some(rep);
+        }
+    }
     if status == NtStatus::MORE_PROCESSING_REQUIRED {
         s.state = SessionState::InProgress;
         // Interim responses join the hash; the final one does not (§3.2.5.3.1).

@@ -28,6 +28,7 @@
 //! logon-max-clients = 10000
 //! keys = ["/etc/smbscope/session.keys"]
 //! credentials = []
+//! keytab = ["/etc/smbscope/fileservers.keytab"]   # Kerberos sessions (samba-tool domain exportkeytab)
 //! user = "smbscope"           # drop root after opening the capture
 //! queue = 4096
 //! stats-interval = 60
@@ -144,6 +145,7 @@ pub const KEYS: &[&str] = &[
     "keys",
     "credentials",
     "keylog",
+    "keytab",
     "user",
     "queue",
     "stats-interval",
@@ -186,6 +188,7 @@ pub struct FileConfig {
     pub keys: Option<Vec<PathBuf>>,
     pub credentials: Option<Vec<PathBuf>>,
     pub keylog: Option<Vec<PathBuf>>,
+    pub keytab: Option<Vec<PathBuf>>,
     pub user: Option<String>,
     pub queue: Option<usize>,
     pub stats_interval: Option<u64>,
@@ -412,6 +415,15 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
                 .collect()
         } else {
             args.keys.keylog.clone()
+        },
+        keytab: if args.keys.keytab.is_empty() {
+            file.keytab
+                .unwrap_or_default()
+                .into_iter()
+                .map(rel)
+                .collect()
+        } else {
+            args.keys.keytab.clone()
         },
     };
 

@@ -116,7 +116,7 @@ fn every_key_is_a_field_and_an_option() {
         let value = match *key {
             "realtime" | "promisc" | "immediate" => "true",
             "smb-port" | "quic-port" => "[1]",
-            "keys" | "credentials" | "keylog" => "[\"f\"]",
+            "keys" | "credentials" | "keylog" | "keytab" => "[\"f\"]",
             "snaplen"
             | "idle-timeout"
             | "max-flows"

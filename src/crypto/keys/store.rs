@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::{ALL_KINDS, Credential, SessionKeys};
+use crate::crypto::keytab::Keytab;
 
 /// All keys and credentials of a run.
 #[derive(Debug, Default, Clone)]
@@ -10,6 +11,8 @@ pub struct KeyStore {
     sessions: Vec<SessionKeys>,
     index: HashMap<u64, usize>,
     credentials: Vec<Credential>,
+    /// Service keys (`--keytab`), for Kerberos sessions.
+    pub keytab: Keytab,
 }
 
 impl KeyStore {
@@ -74,7 +77,7 @@ impl KeyStore {
 
     /// No sessions and no credentials.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.credentials.is_empty()
+        self.sessions.is_empty() && self.credentials.is_empty() && self.keytab.entries.is_empty()
     }
 
     pub fn len_sessions(&self) -> usize {
