@@ -67,6 +67,11 @@ fn the_keytab_verifies_the_kerberos_session() {
     let s = session(&recs);
     assert_eq!(s["auth"], "kerberos");
     assert_eq!(s["key_source"], "keytab");
+    // The ticket names the user (tshark with the keytab: CNameString wallior).
+    assert_eq!(
+        (&s["user"], &s["domain"]),
+        (&Value::from("wallior"), &Value::from("DS.SUSQ.COM"))
+    );
     // Only the SESSION_SETUP response is signed in this trace (corpus MANIFEST).
     assert_eq!(s["signatures"]["valid"], 1, "{s}");
     assert_eq!(s["signatures"]["invalid"], 0);

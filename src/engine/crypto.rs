@@ -51,6 +51,15 @@ pub struct SessionCrypto {
     pub s2c: Option<Decryptor>,
     /// Mid-stream: (c2s, s2c) pairs to try, one per candidate cipher and key order.
     pub dec_candidates: Vec<(Decryptor, Decryptor)>,
+    /// With a keytab: who the decrypted ticket names.
+    pub krb_client: Option<KrbClient>,
+}
+
+/// The client of a decrypted Kerberos ticket.
+#[derive(Debug, Clone)]
+pub struct KrbClient {
+    pub user: String,
+    pub realm: String,
 }
 
 impl std::fmt::Debug for SessionCrypto {
@@ -159,12 +168,11 @@ pub fn lookup(
         .filter(|_| !store.keytab.entries.is_empty())
     {
         return match kerberos_session_key(&store.keytab, krb) {
-            Ok(key) => Lookup::Found(Box::new(from_session_key(
-                KeySource::Keytab,
-                Some(&key),
-                params,
-                preauth,
-            ))),
+            Ok((key, client)) => {
+                let mut c = from_session_key(KeySource::Keytab, Some(&key), params, preauth);
+                c.krb_client = Some(client);
+                Lookup::Found(Box::new(c))
+            }
             Err(missing) => Lookup::None(missing),
         };
     }
@@ -265,6 +273,7 @@ fn from_session_key(
         c2s: None,
         s2c: None,
         dec_candidates: Vec::new(),
+        krb_client: None,
     };
     let Some(sk) = session_key.filter(|k| k.len() >= 16) else {
         return c;
@@ -412,7 +421,7 @@ impl SessionCrypto {
 fn kerberos_session_key(
     keytab: &crate::crypto::keytab::Keytab,
     krb: &super::state::KrbMaterial,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, NoKeys> {
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, KrbClient), NoKeys> {
     use crate::crypto::kerberos;
     use crate::smb::krb::{ApRep, Authenticator, EncTicketPart};
     let ap = &krb.ap_req;
@@ -430,10 +439,14 @@ fn kerberos_session_key(
         .ok_or_else(missing)?;
     let ticket = EncTicketPart::parse(&plain).map_err(|_| missing())?;
     let tk = &ticket.key;
+    let client = KrbClient {
+        user: ticket.cname.clone(),
+        realm: ticket.crealm.clone(),
+    };
     if let Some(rep) = &krb.ap_rep {
         if let Ok(p) = kerberos::decrypt(rep.enc_type, &tk.value, 12, &rep.cipher) {
             if let Ok(Some(sub)) = ApRep::subkey(&p) {
-                return Ok(sub.value);
+                return Ok((sub.value, client));
             }
         }
     }
@@ -447,8 +460,8 @@ fn kerberos_session_key(
             subkey: Some(sub), ..
         }) = Authenticator::parse(&a)
         {
-            return Ok(sub.value);
+            return Ok((sub.value, client));
         }
     }
-    Ok(ticket.key.value)
+    Ok((ticket.key.value, client))
 }

@@ -46,6 +46,11 @@ fn lookup_keys(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timesta
         s.preauth.as_ref(),
     ) {
         Lookup::Found(c) => {
+            // The ticket names the Kerberos user, which the wire does not show.
+            if let Some(k) = &c.krb_client {
+                s.auth.user.get_or_insert_with(|| k.user.clone());
+                s.auth.domain.get_or_insert_with(|| k.realm.clone());
+            }
             s.crypto = Some(c);
             s.no_keys = None;
         }
