@@ -59,6 +59,12 @@ pub fn lookup(name: &str) -> Result<User, String> {
     match User::from_name(name) {
         Ok(Some(u)) => Ok(u),
         Ok(None) => Err(format!("no such user '{name}'")),
+        // getpwnam(3): "0 or ENOENT or ESRCH or EBADF or EPERM or ... The given name or uid
+        // was not found." An NSS module such as winbind (added to nsswitch.conf by Samba's
+        // AD DC packages) answers ENOENT when its daemon is not running.
+        Err(nix::Error::ENOENT | nix::Error::ESRCH | nix::Error::EBADF | nix::Error::EPERM) => {
+            Err(format!("no such user '{name}'"))
+        }
         Err(e) => Err(format!("cannot look up user '{name}': {e}")),
     }
 }
