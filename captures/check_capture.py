@@ -269,6 +269,11 @@ def parse_keys_file(path):
 def uat(entries):
     rows = []
     for sid, sk, s2c, c2s in entries:
+        # tshark 4.0's UAT takes at most 16 bytes of session key.  A Kerberos
+        # session key can be 32 (AES-256 ticket); its first 16 bytes are what
+        # the 128-bit KDFs use (MS-SMB2 3.2.5.3.1), and the 256-bit cipher
+        # keys come in full through s2c/c2s from the key dump.
+        sk = sk[:16] if sk else sk
         rows.append('%s,%s,%s,%s' % (sid.hex(), sk.hex() if sk else '""',
                                      s2c.hex() if s2c else '""', c2s.hex() if c2s else '""'))
     return ['smb2.verify_signatures:TRUE'] + ['uat:smb2_seskey_list:' + r for r in rows]
@@ -391,6 +396,10 @@ def own_crypto_checks(pcap, dialect, sig_alg, cipher_name, session_key, dumped):
         if session_key is None:
             return res
         big = cipher_name in ('AES-256-CCM', 'AES-256-GCM')
+        # MS-SMB2 3.3.5.5.3: Session.SessionKey is the first 16 bytes of the
+        # GSS key; only the AES-256 cipher keys use the full key (3.2.5.3.1).
+        full_key, session_key = session_key, session_key[:16]
+        cipher_ki = full_key if big else session_key
         if dialect == '3.1.1':
             H = hashlib.sha512(b'\x00' * 64 + neg_req).digest()
             H = hashlib.sha512(H + neg_rsp).digest()
@@ -399,8 +408,8 @@ def own_crypto_checks(pcap, dialect, sig_alg, cipher_name, session_key, dumped):
                 if d == 'c2s' or st == 0xC0000016:
                     H = hashlib.sha512(H + m).digest()
             sign_key = kdf(session_key, b'SMBSigningKey\x00', H)
-            c2s_key = kdf(session_key, b'SMBC2SCipherKey\x00', H, 256 if big else 128)
-            s2c_key = kdf(session_key, b'SMBS2CCipherKey\x00', H, 256 if big else 128)
+            c2s_key = kdf(cipher_ki, b'SMBC2SCipherKey\x00', H, 256 if big else 128)
+            s2c_key = kdf(cipher_ki, b'SMBS2CCipherKey\x00', H, 256 if big else 128)
             app_key = kdf(session_key, b'SMBAppKey\x00', H)
         elif dialect in ('3.0', '3.0.2'):
             sign_key = kdf(session_key, b'SMB2AESCMAC\x00', b'SmbSign\x00')
@@ -711,7 +720,8 @@ def observe_smb2(pcap, obs, pdus, derived_key, key_sessions):
     # our own signature / decryption checks
     sk = derived_key
     if sk is None and key_sessions:
-        sk = key_sessions[0].get('Session Key', b'')[:16] or None
+        # The full key: a Kerberos AES-256 ticket gives 32 bytes (see below).
+        sk = key_sessions[0].get('Session Key', b'') or None
     if sk is not None and obs['logon_ok']:
         obs['checks'].update(own_crypto_checks(pcap, obs['dialect'], sig_alg, obs['cipher'] or obs['negotiated_cipher'],
                                                sk, key_sessions[0] if key_sessions else None))
