@@ -392,7 +392,7 @@ run_scenario() {
     done
     ((ok)) || die "scenario $name: no clean capture after 3 attempts"
     # smbd's "debug encryption" dump, one block per session, unindented.
-    awk '/dumping generated session keys/{on=1; next} /^\[[0-9]{4}\//{on=0} on{sub(/^  /,""); print}' \
+    awk '/dumping generated session keys/{on=1; next} /^\[20[0-9][0-9]\//{on=0} on{sub(/^  /,""); print}' \
         "$WORK/logs/samba.log" >"$WORK/out/$name.keys"
     [[ -s $WORK/out/$name.keys ]] || die "scenario $name: smbd logged no session keys"
     export_keytab "$KEYTAB_OF" "$WORK/out/$name.keytab"

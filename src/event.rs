@@ -228,6 +228,16 @@ pub struct SessionRecord {
     pub kerberos_realm: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kerberos_service: Option<String>,
+    /// Kerberos: the ticket's enctype and its session key's (`klist -e` names, in the clear).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_ticket_enctype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_session_key_enctype: Option<String>,
+    /// Kerberos with a keytab: the ticket's auth time and end time (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_authtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_endtime: Option<String>,
     pub guest: bool,
     pub anonymous: bool,
     /// SMB2 SESSION_FLAG_ENCRYPT_DATA: the server requires encryption for the whole session.

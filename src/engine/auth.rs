@@ -1,6 +1,6 @@
 //! Security blobs (SPNEGO, raw NTLMSSP, Kerberos) -> who authenticated and how.
 
-use super::state::{AuthInfo, AuthKind, KrbMaterial, NtlmMaterial};
+use super::state::{AuthInfo, AuthKind, KrbMaterial, KrbTicket, NtlmMaterial};
 use crate::smb::ntlmssp::{self, Message, NtlmKind};
 use crate::smb::spnego::{self, GssToken, Inner};
 
@@ -39,6 +39,11 @@ pub fn client_blob(blob: &[u8]) -> AuthInfo {
                 info.kind = AuthKind::Kerberos;
                 info.krb_realm = Some(ap.realm.as_str().into());
                 info.krb_service = Some(ap.sname.as_str().into());
+                info.krb_ticket = Some(Box::new(KrbTicket {
+                    ticket_enctype: ap.enc_type,
+                    session_key_enctype: ap.authenticator_enc_type,
+                    ..KrbTicket::default()
+                }));
                 info.krb = Some(Box::new(KrbMaterial {
                     ap_req: ap,
                     ap_rep: None,

@@ -60,6 +60,9 @@ pub struct SessionCrypto {
 pub struct KrbClient {
     pub user: String,
     pub realm: String,
+    /// The ticket's auth time and end time, RFC 3339.
+    pub authtime: Option<String>,
+    pub endtime: Option<String>,
 }
 
 impl std::fmt::Debug for SessionCrypto {
@@ -442,6 +445,8 @@ fn kerberos_session_key(
     let client = KrbClient {
         user: ticket.cname.clone(),
         realm: ticket.crealm.clone(),
+        authtime: crate::smb::krb::rfc3339(&ticket.authtime),
+        endtime: crate::smb::krb::rfc3339(&ticket.endtime),
     };
     if let Some(rep) = &krb.ap_rep {
         if let Ok(p) = kerberos::decrypt(rep.enc_type, &tk.value, 12, &rep.cipher) {

@@ -187,6 +187,56 @@ pub(crate) fn logon_rules(
     if !guest && !anonymous {
         super::protect::establish(em, conn, sid, ts);
     }
+    // After `establish`: with a keytab, the ticket names the Kerberos user.
+    kerberos_rules(em, conn, sid, ts);
+}
+
+/// `kerberos.rc4` from the ticket's enctypes (in the clear), and `auth.ntlm_fallback` when an
+/// NTLM logon went to a server the client named by DNS name.
+fn kerberos_rules(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
+    let Some(s) = conn.session(sid) else {
+        return;
+    };
+    let who = user_label(s.auth.domain.as_deref(), s.auth.user.as_deref());
+    let name = crate::crypto::keytab::enctype::name;
+    if let Some(t) = s.auth.krb_ticket.as_deref() {
+        if let Some(weak) = t.weak_enctype() {
+            let service = s.auth.krb_service.as_deref().unwrap_or("the service");
+            let summary = format!(
+                "Kerberos logon of {who} to {service}: ticket enctype {}, session key enctype \
+                 {} ({} is weak; Windows is retiring RC4 for Kerberos)",
+                name(t.ticket_enctype),
+                name(t.session_key_enctype),
+                name(weak)
+            );
+            let ctx = Context::default();
+            session_rule(em, conn, sid, RuleId::KerberosWeakEnctype, ctx, summary, ts);
+        }
+        return;
+    }
+    let ntlm = matches!(s.auth.kind, AuthKind::NtlmV1 | AuthKind::NtlmV2);
+    if !ntlm || s.guest || s.anonymous || conn.by_ip {
+        return;
+    }
+    let Some(host) = conn.dialled_name.as_deref().filter(|h| is_dns_name(h)) else {
+        return;
+    };
+    let summary = format!(
+        "{who} logged on with NTLM although the client named the server {host}, for which \
+         Kerberos (cifs/{host}) was possible"
+    );
+    let ctx = Context::default();
+    session_rule(em, conn, sid, RuleId::NtlmFallback, ctx, summary, ts);
+}
+
+/// A DNS name with at least two labels (not an IP literal, not a bare host or NetBIOS name
+/// such as `localhost`).
+fn is_dns_name(h: &str) -> bool {
+    h.parse::<std::net::IpAddr>().is_err()
+        && h.contains('.')
+        && !h.ends_with('.')
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The pipes whose use by an anonymous or guest session is enumeration ([MS-SRVS], [MS-SAMR],
@@ -269,6 +319,39 @@ pub(crate) fn enumeration_rule(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::state::KrbTicket;
+
+    #[test]
+    fn dns_names_and_weak_enctypes() {
+        for good in ["srv.example.com", "smbscopedc.smbscope.test", "a-b.c"] {
+            assert!(is_dns_name(good), "{good}");
+        }
+        for bad in [
+            "localhost",
+            "FILESRV",
+            "10.0.0.1",
+            "::1",
+            "srv.",
+            "a b.c",
+            "",
+        ] {
+            assert!(!is_dns_name(bad), "{bad}");
+        }
+        let t = |ticket_enctype, session_key_enctype| KrbTicket {
+            ticket_enctype,
+            session_key_enctype,
+            ..KrbTicket::default()
+        };
+        assert_eq!(t(18, 18).weak_enctype(), None);
+        assert_eq!(t(17, 18).weak_enctype(), None);
+        assert_eq!(t(23, 23).weak_enctype(), Some(23));
+        assert_eq!(
+            t(18, 23).weak_enctype(),
+            Some(23),
+            "RC4 session key, AES ticket"
+        );
+        assert_eq!(t(3, 18).weak_enctype(), Some(3), "DES");
+    }
 
     #[test]
     fn unc_hosts() {

@@ -50,6 +50,10 @@ fn lookup_keys(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timesta
             if let Some(k) = &c.krb_client {
                 s.auth.user.get_or_insert_with(|| k.user.clone());
                 s.auth.domain.get_or_insert_with(|| k.realm.clone());
+                if let Some(t) = s.auth.krb_ticket.as_deref_mut() {
+                    t.authtime = k.authtime.as_deref().map(Into::into);
+                    t.endtime = k.endtime.as_deref().map(Into::into);
+                }
             }
             s.crypto = Some(c);
             s.no_keys = None;

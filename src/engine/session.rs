@@ -82,6 +82,30 @@ pub struct AuthInfo {
     /// The Kerberos AP-REQ (and, from the response, the AP-REP), to find the session key
     /// with a keytab.
     pub krb: Option<Box<KrbMaterial>>,
+    /// What the Kerberos logon shows of its ticket; kept for the session's life.
+    pub krb_ticket: Option<Box<KrbTicket>>,
+}
+
+/// The posture facts of a Kerberos ticket: its enctypes are in the clear, its times only in
+/// the ticket decrypted with a keytab.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KrbTicket {
+    /// The ticket's enc-part etype: the service key's type.
+    pub ticket_enctype: i32,
+    /// The authenticator's etype: the type of the ticket's session key.
+    pub session_key_enctype: i32,
+    /// RFC 3339 (from the EncTicketPart's KerberosTime).
+    pub authtime: Option<Box<str>>,
+    pub endtime: Option<Box<str>>,
+}
+
+impl KrbTicket {
+    /// RC4 (rc4-hmac, rc4-hmac-exp) or DES in the ticket or its session key.
+    pub fn weak_enctype(&self) -> Option<i32> {
+        [self.ticket_enctype, self.session_key_enctype]
+            .into_iter()
+            .find(|e| matches!(e, 1 | 3 | 23 | 24))
+    }
 }
 
 /// The encrypted parts of a Kerberos logon.
@@ -119,7 +143,8 @@ impl AuthInfo {
             krb_service,
             target_spn,
             ntlm,
-            krb
+            krb,
+            krb_ticket
         );
     }
 }
@@ -352,6 +377,26 @@ impl Session {
             },
             kerberos_realm: self.auth.krb_realm.as_deref().map(String::from),
             kerberos_service: self.auth.krb_service.as_deref().map(String::from),
+            kerberos_ticket_enctype: self
+                .auth
+                .krb_ticket
+                .as_ref()
+                .map(|t| enctype_name(t.ticket_enctype)),
+            kerberos_session_key_enctype: self
+                .auth
+                .krb_ticket
+                .as_ref()
+                .map(|t| enctype_name(t.session_key_enctype)),
+            kerberos_authtime: self
+                .auth
+                .krb_ticket
+                .as_ref()
+                .and_then(|t| t.authtime.as_deref().map(String::from)),
+            kerberos_endtime: self
+                .auth
+                .krb_ticket
+                .as_ref()
+                .and_then(|t| t.endtime.as_deref().map(String::from)),
             guest: self.guest,
             anonymous: self.anonymous,
             encrypt_data: self.encrypt_data,
@@ -405,4 +450,8 @@ fn fxhash(b: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+fn enctype_name(e: i32) -> String {
+    crate::crypto::keytab::enctype::name(e)
 }

@@ -9,8 +9,8 @@ use crate::smb::negotiate::{CompressionAlgorithm, Dialect};
 use crate::wire::{Cipher, SigningAlgorithm, Timestamp};
 
 pub use super::session::{
-    AuthInfo, AuthKind, DecryptCounts, KrbMaterial, MAX_INVALID_REFS, MessageRef, NtlmMaterial,
-    Session, SessionState, SignatureCounts, Tree, share_type_name,
+    AuthInfo, AuthKind, DecryptCounts, KrbMaterial, KrbTicket, MAX_INVALID_REFS, MessageRef,
+    NtlmMaterial, Session, SessionState, SignatureCounts, Tree, share_type_name,
 };
 
 /// Which SMB family a connection speaks.

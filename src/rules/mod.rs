@@ -21,6 +21,8 @@ pub enum RuleId {
     NtlmV1,
     DialectLegacy,
     AuthByIp,
+    NtlmFallback,
+    KerberosWeakEnctype,
     EncryptionRefused,
     SignatureInvalidStatus,
     LogonFailed,
@@ -207,6 +209,32 @@ pub static RULES: &[Rule] = &[
         fix: "Connect by DNS name (\\\\server.example.com\\share) so Kerberos can be used; \
               Windows 11 24H2 can refuse NTLM: Set-SmbClientConfiguration -BlockNTLM $true",
         per_session: false,
+    },
+    Rule {
+        id: RuleId::NtlmFallback,
+        name: "auth.ntlm_fallback",
+        side: None,
+        severity: Severity::Low,
+        event_id: None,
+        title: "NTLM used although the server was named by its DNS name",
+        fix: "Find why Kerberos failed (no SPN cifs/NAME for the server, no KDC reachable, clock \
+              skew, Kerberos disabled on the client); Windows 11 24H2 can refuse NTLM: \
+              Set-SmbClientConfiguration -BlockNTLM $true; Samba: client use kerberos = required",
+        per_session: true,
+    },
+    Rule {
+        id: RuleId::KerberosWeakEnctype,
+        name: "kerberos.rc4",
+        side: None,
+        severity: Severity::Medium,
+        event_id: None,
+        title: "Kerberos ticket or session key uses RC4 (or DES)",
+        fix: "Allow only AES for Kerberos: GPO Network security: Configure encryption types allowed \
+              for Kerberos = AES128/AES256, msDS-SupportedEncryptionTypes = 0x18 on the service \
+              account, reset passwords that predate AES keys; on the DC, event 4769 shows the \
+              ticket encryption type (0x17 = RC4); Samba: kdc supported enctypes = \
+              aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96",
+        per_session: true,
     },
     Rule {
         id: RuleId::EncryptionRefused,

@@ -44,6 +44,24 @@ pub struct EncTicketPart {
     pub endtime: String,
 }
 
+/// A KerberosTime (`YYYYMMDDHHMMSSZ`, RFC 4120 5.2.3) as RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`);
+/// `None` for anything else.
+pub fn rfc3339(t: &str) -> Option<String> {
+    let b = t.as_bytes();
+    if b.len() != 15 || b[14] != b'Z' || !b[..14].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &t[0..4],
+        &t[4..6],
+        &t[6..8],
+        &t[8..10],
+        &t[10..12],
+        &t[12..14]
+    ))
+}
+
 /// The decrypted Authenticator.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -188,5 +206,27 @@ impl ApRep {
             d.read()?;
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::rfc3339;
+
+    #[test]
+    fn kerberos_times() {
+        assert_eq!(
+            rfc3339("20261207033445Z").as_deref(),
+            Some("2026-12-07T03:34:45Z")
+        );
+        for bad in [
+            "",
+            "20261207033445",
+            "2026120703344Z",
+            "2026120703344xZ",
+            "20261207033445ZZ",
+        ] {
+            assert_eq!(rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -155,6 +155,16 @@ fn lines(app: &App, row: super::app::RowKey) -> Vec<Line<'static>> {
             auth.push_str(&format!(" service {sv}"));
         }
         out.push(kv("auth", auth));
+        if let Some(te) = &s.kerberos_ticket_enctype {
+            let mut k = format!("ticket {te}");
+            if let Some(se) = &s.kerberos_session_key_enctype {
+                k.push_str(&format!(", session key {se}"));
+            }
+            if let (Some(a), Some(e)) = (&s.kerberos_authtime, &s.kerberos_endtime) {
+                k.push_str(&format!(", auth {a}, ends {e}"));
+            }
+            out.push(kv("kerberos", k));
+        }
         out.push(kv(
             "state",
             format!(

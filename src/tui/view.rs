@@ -73,7 +73,8 @@ pub fn rule_column(rule: &str) -> Option<Column> {
         | "encryption.refused"
         | "unencrypted.when.required"
         | "decrypt.failed" => Column::Encryption,
-        "ntlmv1" | "anonymous" | "auth.by_ip" | "logon.failed" => Column::Auth,
+        "ntlmv1" | "anonymous" | "auth.by_ip" | "auth.ntlm_fallback" | "kerberos.rc4"
+        | "logon.failed" => Column::Auth,
         "guest" => Column::Guest,
         r if r.starts_with("quic.") || r == "tcp445.exposed" => Column::Server,
         _ => return None,
