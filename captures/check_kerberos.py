@@ -154,7 +154,7 @@ def compare(args, exp, obs):
     return bad
 
 
-def assemble(args, exp, obs):
+def assemble(args, obs):
     kf = obs['kerberos']
     tshark_dec = obs['checks'].get('tshark_decrypted_all_transforms')
     out = {
@@ -244,7 +244,7 @@ def main():
                 print('  - ' + b, file=sys.stderr)
             print(json.dumps(obs, indent=1, default=str), file=sys.stderr)
             return 1
-        out = assemble(args, exp, obs)
+        out = assemble(args, obs)
         with open(args.out, 'w', encoding='utf-8') as fh:
             json.dump(out, fh, indent=2, ensure_ascii=False)
             fh.write('\n')

@@ -19,6 +19,8 @@ pub mod enctype {
     pub const AES128_CTS_HMAC_SHA256_128: i32 = 19;
     pub const AES256_CTS_HMAC_SHA384_192: i32 = 20;
     pub const RC4_HMAC: i32 = 23;
+    /// rc4-hmac-exp (RFC 4757 section 4, export strength).
+    pub const RC4_HMAC_EXP: i32 = 24;
 
     /// The name `klist -e` prints.
     pub fn name(e: i32) -> String {

@@ -188,12 +188,12 @@ pub(crate) fn logon_rules(
         super::protect::establish(em, conn, sid, ts);
     }
     // After `establish`: with a keytab, the ticket names the Kerberos user.
-    kerberos_rules(em, conn, sid, ts);
+    auth_mechanism_rules(em, conn, sid, ts);
 }
 
 /// `kerberos.rc4` from the ticket's enctypes (in the clear), and `auth.ntlm_fallback` when an
 /// NTLM logon went to a server the client named by DNS name.
-fn kerberos_rules(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
+fn auth_mechanism_rules(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timestamp) {
     let Some(s) = conn.session(sid) else {
         return;
     };

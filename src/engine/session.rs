@@ -102,9 +102,10 @@ pub struct KrbTicket {
 impl KrbTicket {
     /// RC4 (rc4-hmac, rc4-hmac-exp) or DES in the ticket or its session key.
     pub fn weak_enctype(&self) -> Option<i32> {
+        use crate::crypto::keytab::enctype::{DES_CBC_CRC, DES_CBC_MD5, RC4_HMAC, RC4_HMAC_EXP};
         [self.ticket_enctype, self.session_key_enctype]
             .into_iter()
-            .find(|e| matches!(e, 1 | 3 | 23 | 24))
+            .find(|e| matches!(*e, DES_CBC_CRC | DES_CBC_MD5 | RC4_HMAC | RC4_HMAC_EXP))
     }
 }
 
@@ -362,6 +363,8 @@ impl Session {
     }
 
     pub fn record(&self, conn: &ConnState) -> SessionRecord {
+        let ticket = self.auth.krb_ticket.as_deref();
+        let enctype = crate::crypto::keytab::enctype::name;
         SessionRecord {
             client: conn.key.client,
             server: conn.key.server,
@@ -377,26 +380,10 @@ impl Session {
             },
             kerberos_realm: self.auth.krb_realm.as_deref().map(String::from),
             kerberos_service: self.auth.krb_service.as_deref().map(String::from),
-            kerberos_ticket_enctype: self
-                .auth
-                .krb_ticket
-                .as_ref()
-                .map(|t| enctype_name(t.ticket_enctype)),
-            kerberos_session_key_enctype: self
-                .auth
-                .krb_ticket
-                .as_ref()
-                .map(|t| enctype_name(t.session_key_enctype)),
-            kerberos_authtime: self
-                .auth
-                .krb_ticket
-                .as_ref()
-                .and_then(|t| t.authtime.as_deref().map(String::from)),
-            kerberos_endtime: self
-                .auth
-                .krb_ticket
-                .as_ref()
-                .and_then(|t| t.endtime.as_deref().map(String::from)),
+            kerberos_ticket_enctype: ticket.map(|t| enctype(t.ticket_enctype)),
+            kerberos_session_key_enctype: ticket.map(|t| enctype(t.session_key_enctype)),
+            kerberos_authtime: ticket.and_then(|t| t.authtime.as_deref().map(String::from)),
+            kerberos_endtime: ticket.and_then(|t| t.endtime.as_deref().map(String::from)),
             guest: self.guest,
             anonymous: self.anonymous,
             encrypt_data: self.encrypt_data,
@@ -450,8 +437,4 @@ fn fxhash(b: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
-}
-
-fn enctype_name(e: i32) -> String {
-    crate::crypto::keytab::enctype::name(e)
 }
