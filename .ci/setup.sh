@@ -4,14 +4,17 @@
 #
 #   build:  libpcap-dev pkg-config gcc
 #   tests:  samba smbclient (live capture against a private smbd), rsyslog (syslog sink),
-#           tshark (cross-checks), tmux (terminal UI), tcpdump
+#           tshark (cross-checks), tmux (terminal UI), tcpdump,
+#           samba-ad-dc samba-ad-provision krb5-user iproute2 python3-cryptography (a throwaway
+#           AD domain on 127.0.0.20: captures/generate-kerberos.sh, run by the Kerberos tests)
 #
 # Debian starts daemons when their package is installed; a temporary policy-rc.d stops that, so
 # no system smbd takes port 445 and no system rsyslogd takes /dev/log. The tests start their own,
 # with private configurations.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config gcc samba smbclient rsyslog tshark tmux tcpdump time)
+packages=(libpcap-dev pkg-config gcc samba smbclient rsyslog tshark tmux tcpdump time
+          samba-ad-dc samba-ad-provision krb5-user iproute2 python3-cryptography)
 need=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
