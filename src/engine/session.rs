@@ -331,7 +331,10 @@ impl Session {
 
     /// Takes in what a SESSION_SETUP request carried (its [`Pending`] entry) and the NTLM
     /// challenge of the response, if any.
-    pub fn apply_setup(&mut self, pending: Option<Pending>, challenge: Option<[u8; 8]>) {
+    /// Folds a SESSION_SETUP exchange into the session: the request's authentication (from
+    /// `pending`) and what the server's security blob carries (the NTLM challenge, the Kerberos
+    /// AP-REP). Shared by SMB1 and SMB2/3.
+    pub fn apply_setup(&mut self, pending: Option<Pending>, server_blob: Option<&[u8]>) {
         if let Some(Pending::SessionSetup {
             auth,
             signing_required,
@@ -345,8 +348,16 @@ impl Session {
                 self.preauth = preauth;
             }
         }
-        if challenge.is_some() {
-            self.ntlm_challenge = challenge;
+        let Some(blob) = server_blob else {
+            return;
+        };
+        if let Some(challenge) = super::auth::server_challenge(blob) {
+            self.ntlm_challenge = Some(challenge);
+        }
+        if let Some(k) = self.auth.krb.as_mut() {
+            if let Some(rep) = super::auth::server_ap_rep(blob) {
+                k.ap_rep = Some(rep);
+            }
         }
     }
 

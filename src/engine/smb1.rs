@@ -329,17 +329,14 @@ fn reply_block(
                 } else {
                     None
                 };
-            let mut challenge = None;
-            if let Some(blob) = resp.as_ref().and_then(|r| r.security_blob) {
-                if let Some(name) = auth::server_name(blob) {
-                    conn.own_name.get_or_insert(name);
-                }
-                challenge = auth::server_challenge(blob);
+            let blob = resp.as_ref().and_then(|r| r.security_blob);
+            if let Some(name) = blob.and_then(auth::server_name) {
+                conn.own_name.get_or_insert(name);
             }
             let Some(s) = conn.session_or_insert(uid, SessionState::InProgress, max) else {
                 return Ok(());
             };
-            s.apply_setup(pending, challenge);
+            s.apply_setup(pending, blob);
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
                 return Ok(());
             }

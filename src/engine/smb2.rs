@@ -457,9 +457,6 @@ fn session_setup(
     } else {
         None
     };
-    let challenge = resp
-        .as_ref()
-        .and_then(|r| auth::server_challenge(r.security_buffer));
     if let Some(r) = &resp {
         if let Some(name) = auth::server_name(r.security_buffer) {
             conn.own_name.get_or_insert(name);
@@ -468,15 +465,7 @@ fn session_setup(
     let Some(s) = conn.session_or_insert(sid, SessionState::InProgress, max) else {
         return Ok(());
     };
-    s.apply_setup(pending, challenge);
-    if let Some(rep) = resp
-        .as_ref()
-        .and_then(|r| auth::server_ap_rep(r.security_buffer))
-    {
-        if let Some(k) = s.auth.krb.as_mut() {
-            k.ap_rep = Some(rep);
-        }
-    }
+    s.apply_setup(pending, resp.as_ref().map(|r| r.security_buffer));
     if status == NtStatus::MORE_PROCESSING_REQUIRED {
         s.state = SessionState::InProgress;
         // Interim responses join the hash; the final one does not (§3.2.5.3.1).
