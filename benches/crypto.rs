@@ -6,6 +6,9 @@
 //! and 3.1.1 key derivations, one SMB 3.1.1 preauth-hash step, and the NTLM session-key
 //! computations (NT hash, NTLMv2, NTLMv1). Each result is first checked against the keys Samba
 //! logged for that capture.
+//!
+//! The `kerberos` group times the per-session Kerberos step of `--keytab` on the logons in
+//! `captures/kerberos/`: opening the ticket and the AP-REP down to the session key.
 
 mod common;
 
@@ -16,11 +19,15 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smbscope::crypto::aead::Decryptor;
 use smbscope::crypto::kdf::{PreauthHash, derive_smb30, derive_smb311};
 use smbscope::crypto::keys::{CredentialSecret, SessionKeys, parse_credentials, parse_keys};
+use smbscope::crypto::keytab::Keytab;
 use smbscope::crypto::ntlm::{nt_hash, ntlmv1_session_key, ntlmv2_session_key};
 use smbscope::crypto::sign::SmbSigner;
-use smbscope::smb::negotiate::{Cipher, NegotiateResponse, SigningAlgorithm};
+use smbscope::smb::krb::ApRep;
+use smbscope::smb::krb_logon;
+use smbscope::smb::negotiate::NegotiateResponse;
 use smbscope::smb::session_setup::{SessionSetupRequest, SessionSetupResponse};
 use smbscope::smb::{Command, NtStatus, ntlmssp, spnego};
+use smbscope::wire::{Cipher, SigningAlgorithm};
 
 /// An SMB2 WRITE-sized message: 64-byte header with the SIGNED flag, then `len` bytes.
 fn message(len: usize) -> Vec<u8> {
@@ -267,5 +274,89 @@ fn kdf(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signing, decryption, kdf);
+/// The SPNEGO security blob of a SESSION_SETUP message.
+fn setup_blob(m: &Msg) -> Option<&[u8]> {
+    let h = m.smb2()?;
+    if h.is_response() {
+        Some(SessionSetupResponse::parse(&h).ok()?.security_buffer)
+    } else {
+        Some(SessionSetupRequest::parse(&h).ok()?.security_buffer)
+    }
+}
+
+/// The AP-REQ and AP-REP of the first Kerberos SESSION_SETUP exchange of `msgs`.
+fn kerberos_exchange(msgs: &[Msg]) -> (spnego::ApReq, Option<ApRep>) {
+    let ap_req = msgs
+        .iter()
+        .filter(|m| m.is(Command::SESSION_SETUP, false))
+        .find_map(|m| match spnego::parse(setup_blob(m)?).ok()? {
+            spnego::GssToken::Init { mech_token, .. } => match spnego::inner(mech_token?) {
+                spnego::Inner::KerberosApReq(ap) => Some(ap),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a Kerberos AP-REQ in the capture");
+    let ap_rep = msgs
+        .iter()
+        .filter(|m| m.is(Command::SESSION_SETUP, true))
+        .find_map(|m| match spnego::parse(setup_blob(m)?).ok()? {
+            spnego::GssToken::Resp { response_token, .. } => ApRep::from_gss_token(response_token?),
+            _ => None,
+        });
+    (ap_req, ap_rep)
+}
+
+fn keytab(name: &str) -> Keytab {
+    let path = capture_path(&format!("kerberos/{name}.keytab"));
+    let mut kt = Keytab::default();
+    kt.add(&std::fs::read(&path).expect("read keytab"))
+        .expect("keytab parses");
+    kt
+}
+
+/// The Kerberos step of one session with `--keytab` (smb::krb_logon::open): decrypt the
+/// ticket with the service key, then the AP-REP (or authenticator) with the ticket's session
+/// key, and take the subkey. Inputs are real logons from `captures/kerberos/`; the session key
+/// is first checked against the one smbd logged.
+fn kerberos(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kerberos");
+    g.throughput(Throughput::Elements(1));
+    for (name, label) in [
+        ("smb311-aes256gcm", "aes256-cts-hmac-sha1-96"),
+        ("rc4-ticket", "arcfour-hmac"),
+    ] {
+        let (ap_req, ap_rep) = kerberos_exchange(&messages(&format!("kerberos/{name}.pcap")));
+        assert!(ap_rep.is_some(), "{name}: the AP-REP is captured");
+        let kt = keytab(name);
+        let logon = krb_logon::open(&kt, &ap_req, ap_rep.as_ref()).expect("the keytab opens it");
+        let want = session_keys(&format!("kerberos/{name}"));
+        assert_eq!(
+            &logon.session_key[..],
+            bytes_of(&want.session_key),
+            "{name}"
+        );
+        g.bench_function(format!("open_logon/{label}"), |b| {
+            b.iter(|| krb_logon::open(black_box(&kt), black_box(&ap_req), ap_rep.as_ref()))
+        });
+    }
+    // A keytab without the service key: every key of the enctype is tried, then refused.
+    let (ap_req, ap_rep) = kerberos_exchange(&messages("kerberos/smb311-aes256gcm.pcap"));
+    let wrong = keytab("keytab-missing-service-key");
+    assert!(krb_logon::open(&wrong, &ap_req, ap_rep.as_ref()).is_err());
+    g.bench_function("open_logon/missing_service_key", |b| {
+        b.iter(|| krb_logon::open(black_box(&wrong), black_box(&ap_req), ap_rep.as_ref()))
+    });
+    // Reading the keytab (once per run, not per session).
+    let bytes = std::fs::read(capture_path("kerberos/smb311-aes256gcm.keytab")).expect("keytab");
+    g.bench_function("parse_keytab", |b| {
+        b.iter(|| {
+            let mut kt = Keytab::default();
+            kt.add(black_box(&bytes)).map(|_| kt.entries.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signing, decryption, kdf, kerberos);
 criterion_main!(benches);

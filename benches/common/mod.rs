@@ -7,11 +7,12 @@
 
 use std::path::PathBuf;
 
-use smbscope::capture::{OfflineCapture, Timestamp};
+use smbscope::capture::OfflineCapture;
 use smbscope::flow::{
     Anomaly, CloseReason, Direction, FlowKey, Limits, SmbPorts, StreamHandler, TcpTable, decode,
 };
 use smbscope::smb::{Command, Header, NtStatus};
+use smbscope::wire::Timestamp;
 
 /// `captures/<name>` in the source tree.
 pub fn capture_path(name: &str) -> PathBuf {

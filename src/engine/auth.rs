@@ -72,12 +72,7 @@ pub fn server_ap_rep(blob: &[u8]) -> Option<crate::smb::krb::ApRep> {
         if spnego::inner(token) != Inner::KerberosApRep {
             return None;
         }
-        token
-            .windows(3)
-            .enumerate()
-            .filter(|(_, w)| *w == [0x02, 0x00, 0x6f])
-            .find_map(|(i, _)| crate::smb::krb::ApRep::parse(&token[i + 2..]).ok())
-            .or_else(|| crate::smb::krb::ApRep::parse(token).ok())
+        crate::smb::krb::ApRep::from_gss_token(token)
     })
 }
 

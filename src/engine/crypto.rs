@@ -10,6 +10,7 @@ use crate::crypto::keys::{CredentialSecret, KeyStore};
 use crate::crypto::ntlm::{self, NtlmError};
 use crate::crypto::sign::SmbSigner;
 use crate::flow::Direction;
+use crate::smb::krb_logon::MissingServiceKey;
 use crate::smb::negotiate::Dialect;
 use crate::wire::{Cipher, SigningAlgorithm};
 
@@ -52,17 +53,7 @@ pub struct SessionCrypto {
     /// Mid-stream: (c2s, s2c) pairs to try, one per candidate cipher and key order.
     pub dec_candidates: Vec<(Decryptor, Decryptor)>,
     /// With a keytab: who the decrypted ticket names.
-    pub krb_client: Option<KrbClient>,
-}
-
-/// The client of a decrypted Kerberos ticket.
-#[derive(Debug, Clone)]
-pub struct KrbClient {
-    pub user: String,
-    pub realm: String,
-    /// The ticket's auth time and end time, RFC 3339.
-    pub authtime: Option<String>,
-    pub endtime: Option<String>,
+    pub krb_client: Option<crate::smb::krb_logon::KrbClient>,
 }
 
 impl std::fmt::Debug for SessionCrypto {
@@ -86,11 +77,7 @@ pub enum NoKeys {
     NotNtlm,
     /// Kerberos, and no key of the keytab decrypts the ticket: the service principal, key
     /// version and enctype the keytab lacks.
-    NoServiceKey {
-        principal: String,
-        kvno: Option<u32>,
-        enctype: i32,
-    },
+    NoServiceKey(MissingServiceKey),
 }
 
 /// The result of looking a session's keys up.
@@ -170,13 +157,14 @@ pub fn lookup(
         .as_deref()
         .filter(|_| !store.keytab.entries.is_empty())
     {
-        return match kerberos_session_key(&store.keytab, krb) {
-            Ok((key, client)) => {
-                let mut c = from_session_key(KeySource::Keytab, Some(&key), params, preauth);
-                c.krb_client = Some(client);
+        return match crate::smb::krb_logon::open(&store.keytab, &krb.ap_req, krb.ap_rep.as_ref()) {
+            Ok(logon) => {
+                let key = &logon.session_key;
+                let mut c = from_session_key(KeySource::Keytab, Some(key), params, preauth);
+                c.krb_client = Some(logon.client);
                 Lookup::Found(Box::new(c))
             }
-            Err(missing) => Lookup::None(missing),
+            Err(missing) => Lookup::None(NoKeys::NoServiceKey(missing)),
         };
     }
     let Some(ntlm) = auth.ntlm.as_deref() else {
@@ -415,58 +403,4 @@ impl SessionCrypto {
         self.signer_candidates.clear();
         Some(true)
     }
-}
-
-/// The GSS session key of a Kerberos logon (MS-SMB2 3.2.5.3.1, 3.3.5.5.3): the ticket
-/// decrypted with a keytab key (the service's own entries first, then every key of the
-/// enctype: the checksum tells the right one), then the AP-REP's subkey, else the
-/// authenticator's subkey, else the ticket's session key.
-fn kerberos_session_key(
-    keytab: &crate::crypto::keytab::Keytab,
-    krb: &super::state::KrbMaterial,
-) -> Result<(zeroize::Zeroizing<Vec<u8>>, KrbClient), NoKeys> {
-    use crate::crypto::kerberos;
-    use crate::smb::krb::{ApRep, Authenticator, EncTicketPart};
-    let ap = &krb.ap_req;
-    let components: Vec<String> = ap.sname.split('/').map(str::to_owned).collect();
-    let named = keytab.find(&ap.realm, &components, ap.enc_type);
-    let others = keytab.entries.iter().filter(|e| e.enctype == ap.enc_type);
-    let missing = || NoKeys::NoServiceKey {
-        principal: format!("{}@{}", ap.sname, ap.realm),
-        kvno: ap.kvno,
-        enctype: ap.enc_type,
-    };
-    let plain = named
-        .chain(others)
-        .find_map(|e| kerberos::decrypt(ap.enc_type, e.key(), 2, &ap.ticket_cipher).ok())
-        .ok_or_else(missing)?;
-    let ticket = EncTicketPart::parse(&plain).map_err(|_| missing())?;
-    let tk = &ticket.key;
-    let client = KrbClient {
-        user: ticket.cname.clone(),
-        realm: ticket.crealm.clone(),
-        authtime: crate::smb::krb::rfc3339(&ticket.authtime),
-        endtime: crate::smb::krb::rfc3339(&ticket.endtime),
-    };
-    if let Some(rep) = &krb.ap_rep {
-        if let Ok(p) = kerberos::decrypt(rep.enc_type, &tk.value, 12, &rep.cipher) {
-            if let Ok(Some(sub)) = ApRep::subkey(&p) {
-                return Ok((sub.value, client));
-            }
-        }
-    }
-    if let Ok(a) = kerberos::decrypt(
-        ap.authenticator_enc_type,
-        &tk.value,
-        11,
-        &ap.authenticator_cipher,
-    ) {
-        if let Ok(Authenticator {
-            subkey: Some(sub), ..
-        }) = Authenticator::parse(&a)
-        {
-            return Ok((sub.value, client));
-        }
-    }
-    Ok((ticket.key.value, client))
 }

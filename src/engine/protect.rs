@@ -10,6 +10,7 @@ use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
 use crate::smb::compress;
 use crate::smb::header::{Command, Header, split_compound};
+use crate::smb::krb_logon::MissingServiceKey;
 use crate::smb::transform::TransformHeader;
 use crate::wire::Timestamp;
 
@@ -67,11 +68,11 @@ fn lookup_keys(em: &mut Emitter<'_>, conn: &mut ConnState, sid: u64, ts: Timesta
                 let key = conn.key;
                 em.anomaly(&key, "credentials_mismatch", detail, 0, ts);
             }
-            if let NoKeys::NoServiceKey {
+            if let NoKeys::NoServiceKey(MissingServiceKey {
                 principal,
                 kvno,
                 enctype,
-            } = &why
+            }) = &why
             {
                 let kvno = kvno.map_or("none".to_owned(), |k| k.to_string());
                 let detail = format!(

@@ -192,6 +192,17 @@ impl ApRep {
         Ok(ApRep { enc_type, cipher })
     }
 
+    /// The AP-REP inside a krb5 mechanism token: after the RFC 1964 §1.1 token id 02 00
+    /// (with or without the GSS framing before it), or the token itself when it is bare.
+    pub fn from_gss_token(token: &[u8]) -> Option<ApRep> {
+        token
+            .windows(3)
+            .enumerate()
+            .filter(|(_, w)| *w == [0x02, 0x00, AP_REP])
+            .find_map(|(i, _)| ApRep::parse(&token[i + 2..]).ok())
+            .or_else(|| ApRep::parse(token).ok())
+    }
+
     /// The subkey of a decrypted EncAPRepPart (`[APPLICATION 27]`), if it carries one.
     pub fn subkey(plain: &[u8]) -> Result<Option<EncryptionKey>> {
         let mut top = Der::new(plain, l());

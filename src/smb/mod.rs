@@ -19,6 +19,7 @@ pub mod create;
 pub mod dcerpc;
 pub mod header;
 pub mod krb;
+pub mod krb_logon;
 pub mod negotiate;
 pub mod rw;
 pub mod session_setup;
