@@ -23,9 +23,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
-            tls::msg_type::COMPRESSED_CERTIFICATE => {
-                drop(tls::CompressedCertificate::parse(body))
-            }
+            tls::msg_type::COMPRESSED_CERTIFICATE => drop(tls::CompressedCertificate::parse(body)),
             _ => {}
         }
     }
@@ -34,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = tls::EncryptedExtensions::parse(data);
     let _ = tls::TransportParameters::parse(data);
     if let Ok(c) = CertInfo::parse(data) {
-        let _ = (c.names_ip(), c.expired_at(0), c.expires_within(i64::MAX, i64::MAX));
+        let _ = (
+            c.names_ip(),
+            c.expired_at(0),
+            c.expires_within(i64::MAX, i64::MAX),
+        );
         let _ = c.not_yet_valid_at(i64::MIN);
     }
 });
