@@ -256,7 +256,7 @@ pub struct SessionRecord {
     pub decrypted: DecryptCounts,
     /// The first signed messages that failed verification.
     pub invalid_signatures: Vec<MessageRef>,
-    /// Where the session's keys came from: `"keys"` or `"password"`, or null.
+    /// Where the session's keys came from: `"keys"`, `"password"` or `"keytab"`, or null.
     pub key_source: Option<&'static str>,
     /// File names from CREATE requests, in order of first appearance (bounded).
     pub files: Vec<String>,
