@@ -12,12 +12,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::capture::{CaptureError, OfflineCapture};
+use crate::capture::{CaptureError, OfflineCapture, ParallelReader, ReadEvent};
 use crate::engine::{Config, Engine, ShardedEngine};
 use crate::event::{Record, Severity};
 use crate::flow::Limits;
 use crate::options::parse_mandates;
-pub use crate::options::{KeyArgs, LogonArgs, TuiArgs, WatchArgs};
+pub use crate::options::{Jobs, KeyArgs, LogonArgs, TuiArgs, WatchArgs};
 use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
 use crate::rules::Mandates;
 
@@ -112,10 +112,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
     pub max_flows: usize,
 
-    /// Analysis threads: flows are sharded over N workers [default: one per CPU core, at
-    /// most 8]. -j1 analyses on the reading thread. The records are the same either way.
-    #[arg(short = 'j', long, value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Analysis threads, N or auto. With N > 1 the files are read by N threads (a classic
+    /// pcap file in 2 MiB chunks, other files each whole) and flows are sharded over N
+    /// workers; -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or
+    /// one when the input is under 64 MiB. The records are the same either way.
+    #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]
+    pub jobs: Jobs,
 
     /// Largest SMB message buffered whole, in bytes (larger ones are analysed by their start).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message)]
@@ -197,14 +199,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Format::Text => Box::new(TextSink::new(out)),
         Format::Json => Box::new(JsonSink::new(out)),
     };
-    let jobs = match args.jobs {
-        Some(0) => {
-            eprintln!("smbscope: error: --jobs must be at least 1");
-            return Ok(ExitCode::from(2));
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
-    };
+    let input_bytes = args
+        .files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let jobs = args.jobs.threads_for(Some(input_bytes));
     let engine = if jobs > 1 {
         match ShardedEngine::new(config.clone(), jobs) {
             Ok(e) => Analyzer::Sharded(e),
@@ -225,8 +225,12 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         input_error: false,
     };
     let progress = Progress::new(&args.files, args.no_progress);
-    for path in &args.files {
-        run.file(path, sink.as_mut(), &progress)?;
+    if let Analyzer::Sharded(e) = &run.engine {
+        run.files_parallel(&args.files, e.jobs(), sink.as_mut(), &progress)?;
+    } else {
+        for path in &args.files {
+            run.file(path, sink.as_mut(), &progress)?;
+        }
     }
     progress.finish();
     while run.engine.finish_some() {
@@ -303,29 +307,15 @@ impl Run {
         let mut cap = match OfflineCapture::open(path) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("smbscope: error: {e}");
-                self.errors.push(e.to_string());
-                self.input_error = true;
+                self.input_failed(e);
                 return Ok(());
             }
         };
         let mut n: u64 = 0;
-        let shared = cap.has_shared_frames();
         loop {
             match cap.next_frame() {
                 Ok(Some(frame)) => {
-                    match &mut self.engine {
-                        // The sharded engine takes a reference to the reader's buffer.
-                        Analyzer::Sharded(e) if shared => {
-                            let (ts, linktype, orig_len) =
-                                (frame.ts, frame.linktype, frame.orig_len);
-                            // `shared` says the reader hands out shared buffers: always `Some`.
-                            if let Some((buf, range)) = cap.shared_data() {
-                                e.handle_shared_frame(ts, linktype, orig_len, buf, range);
-                            }
-                        }
-                        engine => engine.handle_frame(&frame),
-                    }
+                    self.engine.handle_frame(&frame);
                     self.drain(sink)?;
                     n += 1;
                     if n.is_multiple_of(8192) {
@@ -333,21 +323,73 @@ impl Run {
                     }
                 }
                 Ok(None) => break,
-                Err(e @ CaptureError::Truncated { .. }) => {
-                    eprintln!("smbscope: warning: {e}");
-                    self.errors.push(e.to_string());
-                    break;
-                }
                 Err(e) => {
-                    eprintln!("smbscope: error: {e}");
-                    self.errors.push(e.to_string());
-                    self.input_error = true;
+                    self.input_failed(e);
                     break;
                 }
             }
         }
         progress.done(path);
         Ok(())
+    }
+
+    /// Reads `files` with `threads` reader threads into the sharded engine (which the reader
+    /// threads also split frames for).
+    fn files_parallel(
+        &mut self,
+        files: &[PathBuf],
+        threads: usize,
+        sink: &mut dyn Sink,
+        progress: &Progress,
+    ) -> io::Result<()> {
+        let Analyzer::Sharded(engine) = &self.engine else {
+            return Ok(());
+        };
+        let mut reader = match ParallelReader::start(files, threads, engine.splitter()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("smbscope: warning: cannot start reader threads ({e}); reading on one");
+                for path in files {
+                    self.file(path, sink, progress)?;
+                }
+                return Ok(());
+            }
+        };
+        while let Some(event) = reader.next() {
+            match event {
+                ReadEvent::Frames {
+                    file,
+                    bytes_read,
+                    item,
+                    ..
+                } => {
+                    if let Analyzer::Sharded(e) = &mut self.engine {
+                        e.handle_prepared(item);
+                    }
+                    self.drain(sink)?;
+                    progress.set(&files[file], bytes_read);
+                }
+                ReadEvent::FileEnd { file, result } => {
+                    if let Err(e) = result {
+                        self.input_failed(e);
+                    }
+                    progress.done(&files[file]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A file could not be opened or read on: a cut-off capture is a warning (its frames were
+    /// analysed), anything else an input error.
+    fn input_failed(&mut self, e: CaptureError) {
+        if matches!(e, CaptureError::Truncated { .. }) {
+            eprintln!("smbscope: warning: {e}");
+        } else {
+            eprintln!("smbscope: error: {e}");
+            self.input_error = true;
+        }
+        self.errors.push(e.to_string());
     }
 
     fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {

@@ -382,3 +382,69 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub keys: KeyArgs,
 }
+
+/// `-j/--jobs`: analysis threads, a number or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Jobs {
+    /// One per CPU core (at most [`Jobs::MAX_AUTO`]), or one for an input too small to gain.
+    #[default]
+    Auto,
+    /// Exactly this many (at least 1).
+    N(usize),
+}
+
+impl Jobs {
+    /// The most threads `auto` picks.
+    pub const MAX_AUTO: usize = 8;
+    /// `auto` analyses inputs smaller than this on one thread: starting and feeding the
+    /// workers costs more than they win back on a few megabytes (measured by
+    /// benches/throughput.sh on the small-capture corpus).
+    pub const AUTO_MIN_BYTES: u64 = 64 << 20;
+
+    /// Parses `auto` or a count of at least 1.
+    pub fn parse(s: &str) -> Result<Jobs, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Jobs::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err("must be at least 1 (or auto)".to_owned()),
+            Ok(n) => Ok(Jobs::N(n)),
+            Err(_) => Err(format!("'{s}' is not a number of threads or auto")),
+        }
+    }
+
+    /// The thread count for an input of `bytes` (`None`: unbounded, a live interface), on a
+    /// machine with `cores` cores.
+    pub fn resolve(self, bytes: Option<u64>, cores: usize) -> usize {
+        match self {
+            Jobs::N(n) => n.max(1),
+            Jobs::Auto if bytes.is_some_and(|b| b < Self::AUTO_MIN_BYTES) => 1,
+            Jobs::Auto => cores.clamp(1, Self::MAX_AUTO),
+        }
+    }
+
+    /// [`Jobs::resolve`] on this machine.
+    pub fn threads_for(self, bytes: Option<u64>) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        self.resolve(bytes, cores)
+    }
+}
+
+#[cfg(test)]
+mod jobs_tests {
+    use super::Jobs;
+
+    #[test]
+    fn auto_is_one_thread_for_small_inputs_and_a_core_each_otherwise() {
+        assert_eq!(Jobs::parse("auto"), Ok(Jobs::Auto));
+        assert_eq!(Jobs::parse("3"), Ok(Jobs::N(3)));
+        assert!(Jobs::parse("0").is_err());
+        assert!(Jobs::parse("many").unwrap_err().contains("many"));
+        assert_eq!(Jobs::Auto.resolve(Some(1 << 20), 4), 1);
+        assert_eq!(Jobs::Auto.resolve(Some(1 << 30), 4), 4);
+        assert_eq!(Jobs::Auto.resolve(Some(1 << 30), 64), Jobs::MAX_AUTO);
+        assert_eq!(Jobs::Auto.resolve(None, 2), 2);
+        assert_eq!(Jobs::Auto.resolve(None, 1), 1);
+        assert_eq!(Jobs::N(2).resolve(Some(10), 1), 2);
+    }
+}

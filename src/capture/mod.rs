@@ -14,16 +14,19 @@
 //! # }
 //! ```
 
+mod chunked;
 mod live;
 mod offline;
 mod pcap_file;
 mod pcapng;
+mod threaded;
 
 use std::path::PathBuf;
 
 pub use live::{LiveCapture, LiveOptions, LiveStats, LiveWaker, default_filter, open_live};
 pub use offline::OfflineCapture;
 pub use pcapng::scan_pcapng_secrets;
+pub use threaded::{CHUNK_BYTES, ParallelReader, ReadEvent};
 
 /// Fuzzing entry point: reads `data` as a classic pcap file with the pure-Rust reader (as
 /// [`OfflineCapture`] does for such files), once with its normal buffer and once with a tiny
@@ -64,6 +67,41 @@ impl Frame<'_> {
     pub fn is_truncated(&self) -> bool {
         u64::from(self.orig_len) > self.data.len() as u64
     }
+}
+
+/// A frame of a block read by [`ParallelReader`]: its bytes are `buf[start..start + len]` of
+/// the block's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef {
+    pub ts: Timestamp,
+    pub linktype: i32,
+    pub orig_len: u32,
+    pub start: usize,
+    pub len: usize,
+}
+
+impl FrameRef {
+    /// The frame, given its bytes.
+    pub fn frame<'a>(&self, data: &'a [u8]) -> Frame<'a> {
+        Frame {
+            ts: self.ts,
+            linktype: self.linktype,
+            data,
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// What a [`ParallelReader`] does with each block of frames, on the reader thread that reads
+/// it: each frame is handed over right after it is parsed, while its bytes are still in that
+/// core's cache, and the block's buffer (shared, not copied) once it is complete.
+pub trait BlockSink: Clone + Send + 'static {
+    /// What a block becomes, delivered in order by [`ParallelReader::next`].
+    type Out: Send + 'static;
+    /// The next frame of the block being read; `data` is its bytes.
+    fn frame(&mut self, data: &[u8], f: &FrameRef);
+    /// The block is complete: every frame handed over lives in `buf`.
+    fn finish(&mut self, buf: &std::sync::Arc<Vec<u8>>) -> Self::Out;
 }
 
 /// Why a capture could not be opened or read further. Each message names the file or the

@@ -30,7 +30,7 @@ use crate::flow::dlt;
 /// Size of the classic pcap file header.
 pub(super) const FILE_HEADER_LEN: usize = 24;
 /// Size of a classic pcap record header.
-const RECORD_HEADER_LEN: usize = 16;
+pub(super) const RECORD_HEADER_LEN: usize = 16;
 /// Buffers kept for reuse while frames of them are still held elsewhere.
 const MAX_SPARE: usize = 64;
 /// Size of each `read` call (and the buffer's initial size).
@@ -38,7 +38,7 @@ pub(super) const DEFAULT_BUFFER: usize = 1024 * 1024;
 /// libpcap's `MAXIMUM_SNAPLEN`: its largest accepted captured length for the link types this
 /// reader handles (libpcap's `max_snaplen_for_dlt` only raises it for D-Bus, EBHSCR and
 /// USBPcap), and the snapshot length used when the header's is 0 or larger.
-const MAX_SNAPLEN: u32 = 262_144;
+pub(super) const MAX_SNAPLEN: u32 = 262_144;
 /// The FCS bits (`LT_FCS_LENGTH_PRESENT`, `LT_FCS_LENGTH`) and reserved bits of the header's
 /// LinkType field are above these; libpcap's `LT_LINKTYPE`.
 const LINKTYPE_MASK: u32 = 0x03FF_FFFF;
@@ -112,6 +112,42 @@ impl FileHeader {
     pub(super) fn linktype(&self) -> i32 {
         self.linktype
     }
+
+    /// Reads a 16-byte record header (`h` is at least that long).
+    pub(super) fn record_header(&self, h: &[u8]) -> RecordHeader {
+        let u32_at = |i: usize| self.u32_at(h, i);
+        // libpcap reads both time fields as signed 32-bit values.
+        let sec = u32_at(0) as i32;
+        let frac = u32_at(4) as i32;
+        RecordHeader {
+            ts: Timestamp::from_secs_nanos(
+                i64::from(sec),
+                if self.nanos {
+                    i64::from(frac)
+                } else {
+                    i64::from(frac) * 1_000
+                },
+            ),
+            frac,
+            caplen: u32_at(8),
+            orig_len: u32_at(12),
+        }
+    }
+
+    /// The 32-bit field at `b[i..i + 4]` in the file's byte order (`b` holds it).
+    fn u32_at(&self, b: &[u8], i: usize) -> u32 {
+        let v = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if self.big_endian {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
+    }
+
+    /// The fraction field counts nanoseconds (else microseconds).
+    pub(super) fn nanos(&self) -> bool {
+        self.nanos
+    }
 }
 
 /// libpcap's `linktype_to_dlt` on Linux, for the link types `flow::decode` handles; `None` for
@@ -129,6 +165,23 @@ fn dlt_of(linktype: u32) -> Option<i32> {
         | dlt::IPV6
         | dlt::LINUX_SLL2 => Some(lt),
         _ => None,
+    }
+}
+
+/// A record header as read, before any check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RecordHeader {
+    pub(super) ts: Timestamp,
+    /// The raw fraction field (microseconds or nanoseconds).
+    pub(super) frac: i32,
+    pub(super) caplen: u32,
+    pub(super) orig_len: u32,
+}
+
+impl RecordHeader {
+    /// The captured bytes libpcap delivers: at most the file's snapshot length.
+    pub(super) fn delivered(&self, header: &FileHeader) -> usize {
+        self.caplen.min(header.snapshot) as usize
     }
 }
 
@@ -221,17 +274,7 @@ impl<R: Read> PcapFileReader<R> {
     }
 
     fn u32_at(&self, i: usize) -> u32 {
-        let b = [
-            self.buf[i],
-            self.buf[i + 1],
-            self.buf[i + 2],
-            self.buf[i + 3],
-        ];
-        if self.header.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
+        self.header.u32_at(&self.buf, i)
     }
 
     /// The next record, `Ok(None)` at a clean end of file (the end falls between records).
@@ -250,7 +293,7 @@ impl<R: Read> PcapFileReader<R> {
                 // caplen <= MAX_SNAPLEN: no overflow, and a bounded buffer.
                 need = RECORD_HEADER_LEN + caplen as usize;
                 if avail >= need {
-                    return Ok(Some(self.take_record(caplen, need)));
+                    return Ok(Some(self.take_record(need)));
                 }
             }
             if self.eof {
@@ -265,23 +308,18 @@ impl<R: Read> PcapFileReader<R> {
     }
 
     /// Consumes the complete record of `len` bytes at `start`.
-    fn take_record(&mut self, caplen: u32, len: usize) -> Record {
+    fn take_record(&mut self, len: usize) -> Record {
         let s = self.start;
-        let sec = self.u32_at(s) as i32;
-        let frac = self.u32_at(s + 4) as i32;
-        let orig_len = self.u32_at(s + 12);
-        let nanos = if self.header.nanos {
-            i64::from(frac)
-        } else {
-            i64::from(frac) * 1_000
-        };
-        let delivered = caplen.min(self.header.snapshot) as usize;
+        let h = self
+            .header
+            .record_header(&self.buf[s..s + RECORD_HEADER_LEN]);
+        let delivered = h.delivered(&self.header);
         self.data = (s + RECORD_HEADER_LEN, s + RECORD_HEADER_LEN + delivered);
         self.start += len;
         self.consumed += len as u64;
         Record {
-            ts: Timestamp::from_secs_nanos(i64::from(sec), nanos),
-            orig_len,
+            ts: h.ts,
+            orig_len: h.orig_len,
         }
     }
 

@@ -115,7 +115,7 @@ pub trait MessageTap {
 pub use fuzz::{fuzz_frames, fuzz_quic_paths, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
-pub use parallel::ShardedEngine;
+pub use parallel::{Prepared, ShardedEngine, Splitter};
 
 /// Flows ended per [`Engine::finish_some`] call by the drivers in this crate.
 pub const FINISH_CHUNK: usize = 1024;

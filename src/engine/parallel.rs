@@ -33,7 +33,7 @@ use super::exposure::Exposure;
 use super::handler::CrossNote;
 use super::logon::LogonTracker;
 use super::{Config, Engine};
-use crate::capture::Frame;
+use crate::capture::{BlockSink, Frame, FrameRef};
 use crate::event::{Record, Summary};
 use crate::flow::{self, SmbPorts, Transport};
 use crate::rules::Mandates;
@@ -62,11 +62,24 @@ struct Meta {
     orig_len: u32,
 }
 
+/// The capture clock, reached at frame `seq` (of the block), before the shard's frame `at`.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    at: usize,
+    seq: u64,
+    ts: Timestamp,
+}
+
+/// A block's frames tell every shard the capture time this often (in frames)...
+const TICK_FRAMES: usize = 512;
+/// ...and of capture time, so that each shard's idle expiry runs about when one engine's would.
+const TICK_INTERVAL: Duration = Duration::from_millis(250);
+
 /// [`Meta::chunk`] of a frame copied into [`Batch::data`].
 const COPIED: usize = usize::MAX;
 
 /// Frames for one shard: copied out of the capture buffer, or referenced in shared buffers.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Batch {
     data: Vec<u8>,
     /// Shared capture buffers the frames point into.
@@ -74,6 +87,12 @@ struct Batch {
     /// Frame bytes in the batch, copied or referenced.
     bytes: usize,
     frames: Vec<Meta>,
+    /// Capture time heard from the frames of other shards, to apply before the frame at
+    /// [`Tick::at`] (frames split by a [`Splitter`]; other batches end with [`Batch::now`]).
+    ticks: Vec<Tick>,
+    /// Added to each [`Meta::seq`]: frames split by a reader thread ([`Splitter`]) are
+    /// numbered within their block, and get their place in the capture here.
+    base: u64,
     /// Every frame up to this sequence number that belongs to the shard is in this batch or
     /// an earlier one.
     watermark: u64,
@@ -101,6 +120,126 @@ struct Output {
     summary: Option<Summary>,
     /// The worker stopped on an internal error.
     error: Option<String>,
+}
+
+/// Splits blocks of frames into per-shard batches, on any thread: link decode and the choice
+/// of shard, done by the reader threads of a parallel read ([`crate::capture::ParallelReader`],
+/// as its [`BlockSink`]) so that they leave the thread that feeds the shards. Get one from
+/// [`ShardedEngine::splitter`]; feed what it makes to [`ShardedEngine::handle_prepared`] in
+/// capture order.
+#[derive(Debug, Clone)]
+pub struct Splitter {
+    jobs: usize,
+    ports: SmbPorts,
+    quic_ports: Vec<u16>,
+    /// The block being split.
+    block: Prepared,
+    /// Frames since the last [`Tick`], and the capture time then.
+    since_tick: usize,
+    tick_ts: Option<Timestamp>,
+}
+
+/// A block of frames split by shard (by a [`Splitter`]).
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    batches: Vec<Batch>,
+    frames: u64,
+    bytes: u64,
+    undecodable: u64,
+    last_ts: Timestamp,
+}
+
+impl Splitter {
+    fn new(jobs: usize, ports: SmbPorts, quic_ports: Vec<u16>) -> Splitter {
+        Splitter {
+            jobs,
+            ports,
+            quic_ports,
+            block: Prepared::empty(jobs, 0),
+            since_tick: 0,
+            tick_ts: None,
+        }
+    }
+}
+
+impl Prepared {
+    /// An empty block for `jobs` shards, with room for `frames` frames in all.
+    fn empty(jobs: usize, frames: usize) -> Prepared {
+        Prepared {
+            batches: (0..jobs)
+                .map(|_| Batch {
+                    frames: Vec::with_capacity(frames / jobs + frames / 8),
+                    ..Batch::default()
+                })
+                .collect(),
+            ..Prepared::default()
+        }
+    }
+}
+
+impl BlockSink for Splitter {
+    type Out = Prepared;
+
+    /// Decodes the frame's link layer and adds it to its shard's batch; frames no shard would
+    /// analyse are counted and left out.
+    fn frame(&mut self, data: &[u8], f: &FrameRef) {
+        let p = &mut self.block;
+        p.frames += 1;
+        p.bytes += data.len() as u64;
+        p.last_ts = p.last_ts.max(f.ts);
+        self.since_tick += 1;
+        match self.tick_ts {
+            None => self.tick_ts = Some(f.ts),
+            Some(last)
+                if self.since_tick >= TICK_FRAMES || f.ts >= last.saturating_add(TICK_INTERVAL) =>
+            {
+                for b in &mut p.batches {
+                    b.ticks.push(Tick {
+                        at: b.frames.len(),
+                        seq: p.frames,
+                        ts: p.last_ts,
+                    });
+                }
+                self.since_tick = 0;
+                self.tick_ts = Some(f.ts);
+            }
+            Some(_) => {}
+        }
+        let pkt = match flow::decode(f.linktype, data) {
+            Ok(pkt) => pkt,
+            Err(_) => {
+                p.undecodable += 1;
+                return;
+            }
+        };
+        let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) else {
+            return;
+        };
+        let b = &mut p.batches[(h % self.jobs as u64) as usize];
+        b.frames.push(Meta {
+            seq: p.frames,
+            ts: f.ts,
+            linktype: f.linktype,
+            chunk: 0,
+            start: f.start,
+            len: data.len(),
+            orig_len: f.orig_len,
+        });
+        b.bytes += data.len();
+    }
+
+    fn finish(&mut self, buf: &Arc<Vec<u8>>) -> Prepared {
+        for b in &mut self.block.batches {
+            if !b.frames.is_empty() {
+                b.chunks.push(Arc::clone(buf));
+            }
+        }
+        self.since_tick = 0;
+        self.tick_ts = None;
+        // The next block is likely as large as this one.
+        let frames = usize::try_from(self.block.frames).unwrap_or(0);
+        std::mem::replace(&mut self.block, Prepared::empty(self.jobs, frames))
+    }
 }
 
 /// The sharded engine: the same frames in and records out as [`Engine`], on `jobs` threads.
@@ -206,6 +345,42 @@ impl ShardedEngine {
     /// Worker threads.
     pub fn jobs(&self) -> usize {
         self.inputs.len()
+    }
+
+    /// A splitter for this engine's shards, for [`ShardedEngine::handle_prepared`].
+    pub fn splitter(&self) -> Splitter {
+        Splitter::new(
+            self.inputs.len(),
+            self.ports.clone(),
+            self.quic_ports.clone(),
+        )
+    }
+
+    /// Feeds a block of frames that a [`Splitter`] of this engine split, the next in capture
+    /// order (after every frame fed before). Every shard hears of it, with the capture time.
+    pub fn handle_prepared(&mut self, p: Prepared) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if self.filling.iter().any(|b| !b.frames.is_empty()) {
+            // Frames fed one at a time come first.
+            self.flush_all(false);
+        }
+        let base = self.seq;
+        self.seq += p.frames;
+        self.bytes += p.bytes;
+        self.undecodable += p.undecodable;
+        self.last_ts = self.last_ts.max(p.last_ts);
+        for (shard, mut batch) in p.batches.into_iter().enumerate().take(self.inputs.len()) {
+            batch.base = base;
+            batch.watermark = self.seq;
+            batch.now = self.last_ts;
+            batch.finish = false;
+            self.deliver(shard, batch);
+        }
+        self.since_flush = 0;
+        self.last_flush = self.last_ts;
+        self.collect();
     }
 
     /// Feeds one captured frame (copied; the caller's buffer is free on return).
@@ -424,14 +599,18 @@ impl ShardedEngine {
         batch.watermark = self.seq;
         batch.now = self.last_ts;
         batch.finish = finish;
+        self.deliver(shard, batch);
+        // Results only come in answer to batches: taking them here, not per frame, is enough.
+        self.collect();
+    }
+
+    fn deliver(&mut self, shard: usize, batch: Batch) {
         if let Some(input) = &self.inputs[shard] {
             if input.send(batch).is_err() {
                 // The worker stopped; its error arrives through the results channel.
                 self.inputs[shard] = None;
             }
         }
-        // Results only come in answer to batches: taking them here, not per frame, is enough.
-        self.collect();
     }
 
     fn flush_all(&mut self, finish: bool) {
@@ -551,7 +730,12 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
     while let Ok(mut batch) = input.recv() {
         let mut items = Vec::new();
         let run = catch_unwind(AssertUnwindSafe(|| {
-            for m in &batch.frames {
+            let mut ticks = batch.ticks.iter().peekable();
+            for (i, m) in batch.frames.iter().enumerate() {
+                while let Some(t) = ticks.next_if(|t| t.at <= i) {
+                    engine.advance(t.ts);
+                    drain(&mut engine, batch.base + t.seq, &mut items, &mut notes);
+                }
                 let src: &[u8] = match batch.chunks.get(m.chunk) {
                     Some(c) => c,
                     None => &batch.data,
@@ -563,7 +747,11 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
                     orig_len: m.orig_len,
                 };
                 engine.handle_frame(&frame);
-                drain(&mut engine, m.seq, &mut items, &mut notes);
+                drain(&mut engine, batch.base + m.seq, &mut items, &mut notes);
+            }
+            for t in ticks {
+                engine.advance(t.ts);
+                drain(&mut engine, batch.base + t.seq, &mut items, &mut notes);
             }
             engine.advance(batch.now);
             drain(&mut engine, batch.watermark, &mut items, &mut notes);
@@ -589,6 +777,8 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
             }
         }));
         let finish = batch.finish;
+        batch.base = 0;
+        batch.ticks.clear();
         batch.data.clear();
         batch.chunks.clear();
         batch.bytes = 0;

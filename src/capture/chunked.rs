@@ -1,0 +1,338 @@
+//! Reading one classic pcap file with several threads: the file is cut into chunks of a fixed
+//! size, any thread reads any chunk with `pread` ([`std::os::unix::fs::FileExt::read_at`], no
+//! shared file position) and finds its records, and the caller puts the chunks back in file
+//! order ([`super::ParallelReader`]).
+//!
+//! A chunk owns the records whose 16-byte header *starts* inside it. The first chunk starts
+//! just after the file header, on a record. Any other chunk starts at an arbitrary byte, so its
+//! reader has to guess where the first record begins ([`resync`]): the first offset from which
+//! a chain of plausible record headers follows (a captured length no larger than libpcap's
+//! maximum and than the original length, a fraction below one second, and each timestamp
+//! within a day of the one before). A guess can be wrong on hostile or odd input, so none is
+//! trusted: a chunk read from a guess reports where its chain crossed the end of the chunk
+//! ([`Chunk::next`]), and the chunk after it is accepted only when its guess is that very
+//! offset. Otherwise it is read again from the known offset ([`ClassicFile::read_chunk`] with
+//! `exact`), which is what the one-thread reader would have done. Induction from the first
+//! chunk makes every delivered frame, error and truncation exactly those of
+//! [`super::pcap_file::PcapFileReader`] over the same file; a wrong guess costs time, never
+//! a frame.
+//!
+//! Each chunk is read into one buffer shared by reference ([`FrameBlock`]): the frames are
+//! not copied again on their way to the analysis threads.
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::pcap_file::{self, FileHeader, MAX_SNAPLEN, RECORD_HEADER_LEN};
+use super::{BlockSink, FrameRef};
+
+/// Extra bytes read past a chunk's end, so that the record crossing it is usually complete
+/// (a larger one is finished by another read).
+const READ_SLACK: usize = 16 * 1024;
+/// A chunk is read this much at a time, each piece parsed right after its read: its bytes are
+/// then still in the core's cache, where a whole chunk would not be.
+const READ_STEP: usize = 128 * 1024;
+/// Record headers chained to accept a guessed record start (fewer when the chunk ends first).
+const RESYNC_CHAIN: usize = 6;
+/// Largest plausible original length when guessing (TSO/GRO captures exceed 64 KiB).
+const RESYNC_MAX_ORIG: u32 = 16 << 20;
+/// Largest plausible step between the timestamps of consecutive records when guessing.
+const RESYNC_MAX_STEP_SECS: i64 = 86_400;
+
+/// An uncompressed classic pcap file that [`super::pcap_file`] reads (so: one that libpcap
+/// would deliver exactly the same way), open for reading by chunks from any thread.
+#[derive(Debug)]
+pub(crate) struct ClassicFile {
+    file: File,
+    path: PathBuf,
+    header: FileHeader,
+    size: u64,
+}
+
+/// Why a chunk's chain of records stopped before the chunk's end.
+#[derive(Debug)]
+pub(crate) enum ChunkStop {
+    /// The file ends inside a record.
+    Truncated,
+    /// A record's captured length is larger than libpcap accepts; `offset` is its header's.
+    BadCaplen { caplen: u32, offset: u64 },
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ChunkStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The same words as the one-thread reader's.
+        match self {
+            ChunkStop::Truncated => pcap_file::PcapFileError::Truncated.fmt(f),
+            ChunkStop::BadCaplen { caplen, offset } => pcap_file::PcapFileError::BadCaplen {
+                caplen: *caplen,
+                offset: *offset,
+            }
+            .fmt(f),
+            ChunkStop::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+/// One chunk, read.
+#[derive(Debug)]
+pub(crate) struct Chunk<T> {
+    /// What the sink made of its frames.
+    pub(crate) out: T,
+    /// Frames in the chunk.
+    pub(crate) frames: u64,
+    pub(crate) ends: ChunkEnds,
+}
+
+/// Where a chunk's chain of records began and ended.
+#[derive(Debug)]
+pub(crate) struct ChunkEnds {
+    /// File offset of the first record this reader took (its guess, unless read `exact`);
+    /// `None` when it found none.
+    pub(crate) first: Option<u64>,
+    /// File offset of the first record header at or after the chunk's end, as the chain
+    /// reached it (or where the chain stopped, with `stop`).
+    pub(crate) next: u64,
+    /// The chain stopped on an error (the frames before it are in `block`).
+    pub(crate) stop: Option<ChunkStop>,
+}
+
+impl ClassicFile {
+    /// Opens `path` when it is a classic pcap file the pure-Rust reader handles; `Ok(None)`
+    /// for any other file (gzip, pcapng, other versions and link types): those are read by
+    /// [`super::OfflineCapture`] from start to end.
+    pub(crate) fn open(path: &Path) -> io::Result<Option<ClassicFile>> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        let mut h = [0u8; pcap_file::FILE_HEADER_LEN];
+        let got = read_at_most(&file, &mut h, 0)?;
+        let Some(header) = FileHeader::parse(&h[..got]) else {
+            return Ok(None);
+        };
+        Ok(Some(ClassicFile {
+            file,
+            path: path.to_path_buf(),
+            header,
+            size,
+        }))
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's size in bytes (when opened).
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The chunks of the file, in order, `chunk` bytes each (the first starts after the file
+    /// header; the last ends at the file's end). An empty file body gives no chunk.
+    pub(crate) fn chunks(&self, chunk: u64) -> Vec<Range<u64>> {
+        let chunk = chunk.max(RECORD_HEADER_LEN as u64);
+        let mut out = Vec::new();
+        let mut at = pcap_file::FILE_HEADER_LEN as u64;
+        while at < self.size {
+            let end = at.saturating_add(chunk).min(self.size);
+            out.push(at..end);
+            at = end;
+        }
+        out
+    }
+
+    /// Reads the records of chunk `range` into `buf` (reused when nobody else holds it),
+    /// handing each to `sink`. With `exact`, `range.start` is known to be a record start;
+    /// otherwise it is guessed.
+    pub(crate) fn read_chunk<S: BlockSink>(
+        &self,
+        range: Range<u64>,
+        exact: bool,
+        buf: &mut Arc<Vec<u8>>,
+        sink: &mut S,
+    ) -> Chunk<S::Out> {
+        if Arc::get_mut(buf).is_none() {
+            *buf = Arc::new(Vec::new());
+        }
+        let mut frames = 0;
+        // A new `Arc` has no other holder: always `Some`.
+        let (first, next, stop) = match Arc::get_mut(buf) {
+            Some(v) => self.parse(v, range.clone(), exact, sink, &mut frames),
+            None => (None, range.start, None),
+        };
+        Chunk {
+            out: sink.finish(buf),
+            frames,
+            ends: ChunkEnds { first, next, stop },
+        }
+    }
+
+    /// [`Self::read_chunk`] into `v`: (first record, next record, why it stopped).
+    fn parse<S: BlockSink>(
+        &self,
+        v: &mut Vec<u8>,
+        range: Range<u64>,
+        exact: bool,
+        sink: &mut S,
+        frames: &mut u64,
+    ) -> (Option<u64>, u64, Option<ChunkStop>) {
+        let span = usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(usize::MAX);
+        let mut r = Reading {
+            file: &self.file,
+            base: range.start,
+            filled: 0,
+            // The slack only saves a read for the record crossing the end.
+            want: span.saturating_add(READ_SLACK.min(span)),
+        };
+        if let Err(e) = r.ensure(v, RECORD_HEADER_LEN.min(span)) {
+            return match e {
+                ChunkStop::Truncated if !exact => (None, range.end, None),
+                e => (None, range.start, Some(e)),
+            };
+        }
+        let first = if exact {
+            0
+        } else {
+            match resync(&self.header, &v[..r.filled], span) {
+                Some(i) => i,
+                None => return (None, range.end, None),
+            }
+        };
+        // A record starting at or after `span` belongs to the next chunk.
+        let mut at = first;
+        let mut stop = None;
+        while at < span {
+            if let Err(e) = r.ensure(v, at + RECORD_HEADER_LEN) {
+                stop = Some(e);
+                break;
+            }
+            let h = self.header.record_header(&v[at..at + RECORD_HEADER_LEN]);
+            if h.caplen > MAX_SNAPLEN {
+                stop = Some(ChunkStop::BadCaplen {
+                    caplen: h.caplen,
+                    offset: range.start + at as u64,
+                });
+                break;
+            }
+            let len = RECORD_HEADER_LEN + h.caplen as usize;
+            if let Err(e) = r.ensure(v, at + len) {
+                stop = Some(e);
+                break;
+            }
+            let f = FrameRef {
+                ts: h.ts,
+                linktype: self.header.linktype(),
+                orig_len: h.orig_len,
+                start: at + RECORD_HEADER_LEN,
+                len: h.delivered(&self.header),
+            };
+            sink.frame(&v[f.start..f.start + f.len], &f);
+            *frames += 1;
+            at += len;
+        }
+        (
+            Some(range.start + first as u64),
+            range.start + at as u64,
+            stop,
+        )
+    }
+}
+
+/// A chunk being read into its buffer, a step at a time.
+struct Reading<'a> {
+    file: &'a File,
+    /// File offset of the buffer's first byte.
+    base: u64,
+    /// Bytes of the buffer read.
+    filled: usize,
+    /// Bytes the chunk normally needs (its span and the slack).
+    want: usize,
+}
+
+impl Reading<'_> {
+    /// Makes sure `need` bytes from the chunk's start are in `v` (reading more when the
+    /// record crosses what was read); [`ChunkStop::Truncated`] when the file ends first.
+    fn ensure(&mut self, v: &mut Vec<u8>, need: usize) -> Result<(), ChunkStop> {
+        if self.filled >= need {
+            return Ok(());
+        }
+        // A step ahead, but not past the chunk's needs unless this record needs it.
+        let upto = need.max(self.filled.saturating_add(READ_STEP).min(self.want));
+        if v.len() < upto {
+            v.resize(upto, 0);
+        }
+        let n = read_at_most(
+            self.file,
+            &mut v[self.filled..upto],
+            self.base + self.filled as u64,
+        )
+        .map_err(ChunkStop::Io)?;
+        self.filled += n;
+        if self.filled < need {
+            return Err(ChunkStop::Truncated);
+        }
+        Ok(())
+    }
+}
+
+/// The first offset below `span` in `buf` where a plausible chain of record headers starts.
+fn resync(header: &FileHeader, buf: &[u8], span: usize) -> Option<usize> {
+    // Most offsets fail on the captured length alone: test it before the whole chain.
+    (0..span.min(buf.len())).find(|&i| {
+        buf.get(i..i + RECORD_HEADER_LEN)
+            .is_some_and(|h| header.record_header(h).caplen <= MAX_SNAPLEN)
+            && plausible_chain(header, buf, i)
+    })
+}
+
+fn plausible_chain(header: &FileHeader, buf: &[u8], mut at: usize) -> bool {
+    let frac_limit: i32 = if header.nanos() {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let mut prev: Option<i64> = None;
+    for _ in 0..RESYNC_CHAIN {
+        let Some(h) = buf.get(at..at + RECORD_HEADER_LEN) else {
+            // The buffer ends on (or inside) a header: what was seen is all there is.
+            return prev.is_some();
+        };
+        let h = header.record_header(h);
+        if h.caplen > MAX_SNAPLEN
+            || h.caplen > h.orig_len
+            || h.orig_len > RESYNC_MAX_ORIG
+            || !(0..frac_limit).contains(&h.frac)
+        {
+            return false;
+        }
+        let secs = (h.ts.as_nanos() / 1_000_000_000) as i64;
+        if prev.is_some_and(|p| (secs - p).abs() > RESYNC_MAX_STEP_SECS) {
+            return false;
+        }
+        prev = Some(secs);
+        at += RECORD_HEADER_LEN + h.caplen as usize;
+        if at == buf.len() {
+            return true;
+        }
+    }
+    true
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
