@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(libpcap-dev pkg-config gcc samba smbclient rsyslog tshark tmux tcpdump time
-          samba-ad-dc samba-ad-provision krb5-user iproute2 python3-cryptography)
+          samba-ad-dc samba-ad-provision krb5-user iproute2 python3-cryptography tcpreplay)
 need=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")

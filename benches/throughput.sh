@@ -10,6 +10,7 @@
 # Environment:
 #   SIZE                     size of each corpus (default 1G; K/M/G suffixes, powers of 1024)
 #   CLEAR_SIZE MIXED_SIZE CRYPTO_SIZE   per-corpus overrides of SIZE
+#   SMALL_SIZE               the small-capture corpus of many small connections (default 48M)
 #   IDLE_SMALL IDLE_LARGE    idle-connection corpora (default 1000 and 100000 connections)
 #   SMBSCOPE_BENCH_INSTALL=0 never try to install Suricata (otherwise tried as root, from
 #                            Debian bookworm-backports)
@@ -25,6 +26,7 @@ SIZE=${SIZE:-1G}
 CLEAR_SIZE=${CLEAR_SIZE:-$SIZE}
 MIXED_SIZE=${MIXED_SIZE:-$SIZE}
 CRYPTO_SIZE=${CRYPTO_SIZE:-$SIZE}
+SMALL_SIZE=${SMALL_SIZE:-48M}
 IDLE_SMALL=${IDLE_SMALL:-1000}
 IDLE_LARGE=${IDLE_LARGE:-100000}
 CORPUS=target/bench-corpus
@@ -74,6 +76,8 @@ gen "$CLEAR" --mix cleartext --size "$clear_bytes"
 gen "$QUARTER" --mix cleartext --size "$((clear_bytes / 4))"
 gen "$MIXED" --mix mixed --size "$(bytes_of "$MIXED_SIZE")"
 gen "$CRYPTO" --mix crypto --size "$(bytes_of "$CRYPTO_SIZE")"
+SMALL=$CORPUS/cleartext-$(bytes_of "$SMALL_SIZE").pcap
+gen "$SMALL" --mix cleartext --size "$(bytes_of "$SMALL_SIZE")"
 gen "$IDLE1" --idle-conns "$IDLE_SMALL"
 gen "$IDLE2" --idle-conns "$IDLE_LARGE"
 
@@ -153,6 +157,28 @@ smb_runs mixed "$MIXED" $(keyargs "$MIXED")
 smb_runs crypto "$CRYPTO" $(keyargs "$CRYPTO")
 run smbscope-quarter-j1 "$QUARTER" "$WORK/smbscope-quarter.json" \
     "$SMBSCOPE" analyze --format json --no-progress ${JOBS:+-j 1} "$QUARTER"
+# The small-capture corpus: a 48 MiB file of many small connections, and every capture the
+# project ships in one run (many small files). Each is timed best of 5 (tens of milliseconds).
+SMALL_FILES=()
+while IFS= read -r f; do SMALL_FILES+=("$f"); done < <(find captures -name '*.pcap' | sort)
+best_of() { # name corpus_bytes_file args... (best wall of 5 runs into RESULTS)
+    local name=$1 file=$2; shift 2
+    local i
+    for i in 1 2 3 4 5; do
+        run "$name-$i" "$file" /dev/null "$@" || return 1
+    done
+    awk -F'\t' -v n="$name" 'index($1, n "-") == 1 && (best == "" || $4 < best) { best = $4; line = $0 }
+        END { split(line, f, "\t"); printf "%s\t%s\t%s\t%s\t%s\n", n, f[2], f[3], f[4], f[5] }' "$RESULTS" >>"$RESULTS"
+}
+if [ ${#JOBS[@]} -gt 0 ]; then
+    for j in 1 2 auto; do
+        best_of "smbscope-small-j$j" "$SMALL" "$SMBSCOPE" analyze --format json --no-progress -j "$j" "$SMALL"
+        # The shipped captures, as one run: bytes counted as their sum (first file named).
+        best_of "smbscope-files-j$j" "${SMALL_FILES[0]}" "$SMBSCOPE" analyze --format json --no-progress -j "$j" "${SMALL_FILES[@]}"
+    done
+    files_bytes=$(cat "${SMALL_FILES[@]}" | wc -c)
+    awk -F"\t" -v OFS="\t" -v b="$files_bytes" -v n="${#SMALL_FILES[@]}" '$1 ~ /^smbscope-files-/ { $2 = "captures/*.pcap (" n " files)"; $3 = b } { print }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+fi
 IDLE_ARGS=(--idle-timeout 86400 --max-flows $((IDLE_LARGE * 2 > 100000 ? IDLE_LARGE * 2 : 100000)))
 run smbscope-idle-small "$IDLE1" "$WORK/smbscope-idle-small.json" \
     "$SMBSCOPE" analyze --format json --no-progress ${JOBS:+-j 1} "${IDLE_ARGS[@]}" "$IDLE1"
@@ -340,6 +366,7 @@ echo
 echo "smbscope throughput report ($(nproc) cores; corpora in $CORPUS; indicative: shared, noisy machine)"
 printf '%-24s %-34s %10s %9s %10s %12s\n' run corpus MB wall_s MB/s peak_RSS_MiB
 while IFS=$'\t' read -r name file bytes wall rss; do
+    case "$name" in *-[1-5]) continue ;; esac
     awk -v n="$name" -v f="$file" -v b="$bytes" -v s="$wall" -v r="$rss" 'BEGIN {
         printf "%-24s %-34s %10.1f %9.2f %10.1f %12.1f\n", n, f, b / 1e6, s, b / 1e6 / (s > 0 ? s : 0.01), r / 1024 }'
 done <"$RESULTS"
@@ -385,6 +412,12 @@ if [ ${#JOBS[@]} -gt 0 ]; then
     for t in clear mixed crypto; do
         verdict "$t: smbscope -j2 / -j1" "$(ratio "$(mbps "smbscope-$t-j2")" "$(mbps "smbscope-$t-j1")")" 1.7 "x" 1 \
             "-j1 $(mbps "smbscope-$t-j1") MB/s, -j2 $(mbps "smbscope-$t-j2") MB/s; the reading thread (the read() copy out of the page cache, link decode, dispatch) is serial and is about half of the one-core time at these rates"
+    done
+    for t in small files; do
+        verdict "$t: smbscope -j auto / -j1 (small-capture corpus, best of 5)" \
+            "$(ratio "$(mbps "smbscope-$t-jauto")" "$(mbps "smbscope-$t-j1")")" 1.0 "x" 1 \
+            "-j1 $(mbps "smbscope-$t-j1") MB/s, -j auto $(mbps "smbscope-$t-jauto") MB/s"
+        echo "   (info) $t: -j2 / -j1 = $(ratio "$(mbps "smbscope-$t-j2")" "$(mbps "smbscope-$t-j1")")x (-j auto uses one thread below 64 MiB of input)"
     done
 else
     echo "multi-core: not measured: this smbscope has no analyze -j/--jobs"

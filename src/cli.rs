@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::capture::{CaptureError, OfflineCapture, ParallelReader, ReadEvent};
-use crate::engine::{Config, Engine, ShardedEngine};
+use crate::engine::{Analyzer, Config, Engine};
 use crate::event::{Record, Severity};
 use crate::flow::Limits;
 use crate::options::parse_mandates;
@@ -205,19 +205,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
     let jobs = args.jobs.threads_for(Some(input_bytes));
-    let engine = if jobs > 1 {
-        match ShardedEngine::new(config.clone(), jobs) {
-            Ok(e) => Analyzer::Sharded(e),
-            Err(e) => {
-                eprintln!(
-                    "smbscope: warning: cannot start {jobs} analysis threads ({e}); using one"
-                );
-                Analyzer::One(Engine::new(config))
-            }
-        }
-    } else {
-        Analyzer::One(Engine::new(config))
-    };
+    let engine = Analyzer::new(config, jobs);
     let mut run = Run {
         engine,
         worst: None,
@@ -254,44 +242,6 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     match (args.fail_on, run.worst) {
         (Some(limit), Some(worst)) if worst >= limit => Ok(ExitCode::from(1)),
         _ => Ok(ExitCode::SUCCESS),
-    }
-}
-
-/// One engine on this thread, or several sharded over worker threads (one value per run).
-#[allow(clippy::large_enum_variant)]
-enum Analyzer {
-    One(Engine),
-    Sharded(ShardedEngine),
-}
-
-impl Analyzer {
-    fn handle_frame(&mut self, frame: &crate::capture::Frame<'_>) {
-        match self {
-            Analyzer::One(e) => e.handle_frame(frame),
-            Analyzer::Sharded(e) => e.handle_frame(frame),
-        }
-    }
-
-    fn poll_record(&mut self) -> Option<Record> {
-        match self {
-            Analyzer::One(e) => e.poll_record(),
-            Analyzer::Sharded(e) => e.poll_record(),
-        }
-    }
-
-    /// Ends a part of the open flows; true while more remain (drain records in between).
-    fn finish_some(&mut self) -> bool {
-        match self {
-            Analyzer::One(e) => e.finish_some(crate::engine::FINISH_CHUNK),
-            Analyzer::Sharded(e) => e.finish_some(),
-        }
-    }
-
-    fn summary(&self) -> crate::event::Summary {
-        match self {
-            Analyzer::One(e) => e.summary(),
-            Analyzer::Sharded(e) => e.summary(),
-        }
     }
 }
 

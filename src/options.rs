@@ -291,6 +291,12 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N")]
     pub queue: Option<usize>,
 
+    /// Analysis threads, N or auto: one capture thread feeds N workers that share the flows
+    /// out between them (-j1: the analysis runs on one thread). auto: one per CPU core, at
+    /// most 8 (for -r, one when the file is under 64 MiB) [default: auto].
+    #[arg(short = 'j', long, value_name = "N|auto", value_parser = Jobs::parse)]
+    pub jobs: Option<Jobs>,
+
     /// Seconds between drop reports on stderr; 0 = only at exit [default: 60].
     #[arg(long = "stats-interval", value_name = "SECS")]
     pub stats_interval: Option<u64>,
@@ -375,6 +381,10 @@ pub struct TuiArgs {
     /// Frames queued between the capture thread and the analysis.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub queue: usize,
+
+    /// Analysis threads, N or auto, as for `watch`.
+    #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]
+    pub jobs: Jobs,
 
     #[command(flatten)]
     pub logon: LogonArgs,

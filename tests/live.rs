@@ -153,6 +153,189 @@ fn user_option_drops_root_after_opening_the_interface() {
     assert!(stderr.contains("running as user nobody"), "{stderr}");
 }
 
+/// The sharded live sensor at full speed: tcpreplay --topspeed sends captures over a veth
+/// pair in a network namespace this test creates; `watch -i -j 2` must count its drops and,
+/// with none, report the very records `analyze -j1` finds in the same files (all but the
+/// capture times, which are the replay's).
+#[test]
+fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
+    if !can_run(false) {
+        return;
+    }
+    for tool in ["ip", "tcpreplay"] {
+        if which(tool).is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} missing under CI (.ci/setup.sh installs iproute2 and tcpreplay)"
+            );
+            eprintln!(
+                "NOTICE: {tool} not found (apt-get install iproute2 tcpreplay); test skipped"
+            );
+            return;
+        }
+    }
+    let work = TempDir::new("veth");
+    let ns = Netns::create(&format!("smbscope-t{}", std::process::id()));
+    let caps = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let files: Vec<String> = [
+        "mixed.pcap",
+        "smb311-enc-bulk.pcap",
+        "smb311-signed-bulk.pcap",
+        "smb311-unsigned-bulk.pcap",
+    ]
+    .iter()
+    .map(|f| caps.join(f).display().to_string())
+    .collect();
+    let keys = caps.join("smb311-enc-bulk.keys").display().to_string();
+    let out = work.0.join("live.jsonl");
+    let err = work.0.join("watch.err");
+    let mut watch = Watch::start_in(
+        Some(&ns.0),
+        &[
+            "watch",
+            "-i",
+            "vb",
+            "-j",
+            "2",
+            "--buffer-size",
+            "256M",
+            "--stats-interval",
+            "0",
+            "--keys",
+            &keys,
+            "--jsonl",
+            out.to_str().expect("utf-8 temp path"),
+        ],
+        &err,
+    );
+    let replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "tcpreplay",
+            "-i",
+            "va",
+            "--topspeed",
+        ])
+        .args(&files)
+        .output()
+        .expect("run tcpreplay");
+    let said = String::from_utf8_lossy(&replay.stdout).into_owned();
+    assert!(
+        replay.status.success(),
+        "tcpreplay failed: {said}{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let rate = said
+        .lines()
+        .find(|l| l.contains("Rated:"))
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    eprintln!("tcpreplay: {rate}");
+    // Everything sent has been captured once the kernel counters stop moving.
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, stderr) = watch.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("(2 analysis threads)"), "{stderr}");
+    let summary_line = stderr
+        .lines()
+        .find(|l| l.starts_with("smbscope: summary:"))
+        .unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    eprintln!("{summary_line}");
+    assert!(
+        summary_line.contains("dropped: kernel 0, interface 0, queue 0"),
+        "frames lost at {rate}: {summary_line}"
+    );
+
+    let offline = Command::new(env!("CARGO_BIN_EXE_smbscope"))
+        .args(["analyze", "-j", "1", "--format", "json", "--keys", &keys])
+        .args(&files)
+        .output()
+        .expect("run analyze");
+    assert!(offline.status.success());
+    let offline: Vec<Value> = String::from_utf8_lossy(&offline.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let live = read_lines(&out);
+    let (live_sum, off_sum) = (summary_of(&live), summary_of(&offline));
+    assert_eq!(live_sum["frames"], off_sum["frames"]);
+    assert_eq!(live_sum["bytes"], off_sum["bytes"]);
+    assert_eq!(live_sum["findings"], off_sum["findings"]);
+    let (live, offline) = (comparable(&live), comparable(&offline));
+    assert!(live.len() > 40, "{} records", live.len());
+    assert_eq!(
+        live, offline,
+        "live records differ from the offline analysis"
+    );
+}
+
+fn summary_of(recs: &[Value]) -> Value {
+    recs.iter()
+        .rev()
+        .find(|r| r["type"] == "summary")
+        .cloned()
+        .expect("a summary record")
+}
+
+/// Records without the summary and the capture times, sorted.
+fn comparable(recs: &[Value]) -> Vec<String> {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for k in ["ts", "first_seen", "last_seen"] {
+                    m.remove(k);
+                }
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut out: Vec<String> = recs
+        .iter()
+        .filter(|r| r["type"] != "summary")
+        .map(|r| {
+            let mut r = r.clone();
+            strip(&mut r);
+            r.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A network namespace with a veth pair `va` <-> `vb` (MTU 65535: loopback captures carry
+/// 64 KiB frames), deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn create(name: &str) -> Netns {
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().expect("run ip");
+            assert!(st.success(), "ip {}", args.join(" "));
+        };
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        ip(&["netns", "add", name]);
+        let ns = Netns(name.to_owned());
+        ip(&[
+            "-n", name, "link", "add", "va", "mtu", "65535", "type", "veth", "peer", "name", "vb",
+            "mtu", "65535",
+        ]);
+        ip(&["-n", name, "link", "set", "va", "up"]);
+        ip(&["-n", name, "link", "set", "vb", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 
 /// Root (and, for `samba`, smbd/smbclient/smbpasswd/useradd) available? Prints a NOTICE if not.
@@ -236,7 +419,22 @@ struct Watch {
 impl Watch {
     /// Starts `smbscope ARGS` and waits until it says it is watching.
     fn start(args: &[&str], err: &Path) -> Watch {
-        let child = Command::new(env!("CARGO_BIN_EXE_smbscope"))
+        Self::start_in(None, args, err)
+    }
+
+    /// [`Watch::start`] inside network namespace `netns` (`ip netns exec` execs smbscope, so
+    /// the child is smbscope itself).
+    fn start_in(netns: Option<&str>, args: &[&str], err: &Path) -> Watch {
+        let bin = env!("CARGO_BIN_EXE_smbscope");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -2,6 +2,7 @@
 //! records come out of [`Engine::poll_record`]. The engine never reads a clock, a socket or a
 //! file, so the offline reader, live capture, the TUI and the tests all drive the same code.
 
+mod analyzer;
 mod auth;
 mod crypto;
 mod exposure;
@@ -112,6 +113,7 @@ pub trait MessageTap {
     }
 }
 
+pub use analyzer::Analyzer;
 pub use fuzz::{fuzz_frames, fuzz_quic_paths, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};

@@ -34,7 +34,7 @@ use super::handler::CrossNote;
 use super::logon::LogonTracker;
 use super::{Config, Engine};
 use crate::capture::{BlockSink, Frame, FrameRef};
-use crate::event::{Record, Summary};
+use crate::event::{ConnectionRecord, Record, SessionRecord, Summary};
 use crate::flow::{self, SmbPorts, Transport};
 use crate::rules::Mandates;
 use crate::wire::Timestamp;
@@ -100,6 +100,8 @@ struct Batch {
     now: Timestamp,
     /// The last batch: finish the engine.
     finish: bool,
+    /// Send back a snapshot of the open connections ([`ShardedEngine::snapshot`]).
+    snapshot: bool,
 }
 
 /// Boxed: a record is moved through a channel and two queues on its way out.
@@ -120,7 +122,12 @@ struct Output {
     summary: Option<Summary>,
     /// The worker stopped on an internal error.
     error: Option<String>,
+    /// The open connections, when the batch asked for them.
+    snapshot: Option<Snapshot>,
 }
+
+/// Open connections and their sessions, as [`Engine::snapshot`] gives them.
+type Snapshot = Vec<(ConnectionRecord, Vec<SessionRecord>)>;
 
 /// Splits blocks of frames into per-shard batches, on any thread: link decode and the choice
 /// of shard, done by the reader threads of a parallel read ([`crate::capture::ParallelReader`],
@@ -270,6 +277,8 @@ pub struct ShardedEngine {
     summaries: Vec<Summary>,
     errors: Vec<String>,
     phase: Phase,
+    /// The last snapshot each shard sent.
+    snapshots: Vec<Snapshot>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +348,7 @@ impl ShardedEngine {
             summaries: Vec::new(),
             errors: Vec::new(),
             phase: Phase::Running,
+            snapshots: vec![Vec::new(); jobs],
         })
     }
 
@@ -442,6 +452,33 @@ impl ShardedEngine {
     #[must_use]
     pub fn poll_record(&mut self) -> Option<Record> {
         self.ready.pop_front()
+    }
+
+    /// Hands every shard the frames it has been given so far and takes the records the
+    /// shards have made, without waiting for them: a live sensor calls this when no frame
+    /// has come for a while, so records do not wait for the next batch to fill.
+    pub fn flush(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if self.filling.iter().any(|b| !b.frames.is_empty()) {
+            self.flush_all(false);
+        } else {
+            self.collect();
+        }
+    }
+
+    /// The open connections and their sessions, as [`Engine::snapshot`] gives them: what the
+    /// shards reported at the last call (this call asks each for a new report, which comes
+    /// with their next results). Call it a few times per second, as the TUI does.
+    pub fn snapshot(&mut self) -> Snapshot {
+        if self.phase == Phase::Running {
+            for b in &mut self.filling {
+                b.snapshot = true;
+            }
+            self.flush_all(false);
+        }
+        self.snapshots.iter().flatten().cloned().collect()
     }
 
     /// End of input: the shards finish their flows; every remaining record becomes ready.
@@ -635,6 +672,9 @@ impl ShardedEngine {
 
     fn absorb(&mut self, out: Output) {
         let w = out.worker;
+        if let Some(snap) = out.snapshot {
+            self.snapshots[w] = snap;
+        }
         self.queues[w].extend(out.items);
         self.watermarks[w] = self.watermarks[w].max(out.watermark);
         if let Some(mut b) = out.recycled {
@@ -644,6 +684,7 @@ impl ShardedEngine {
                 b.bytes = 0;
                 b.frames.clear();
                 b.finish = false;
+                b.snapshot = false;
                 self.pool.push(b);
             }
         }
@@ -765,6 +806,7 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
                         recycled: None,
                         summary: None,
                         error: None,
+                        snapshot: None,
                     };
                     if out.send(chunk).is_err() {
                         break;
@@ -777,6 +819,8 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
             }
         }));
         let finish = batch.finish;
+        let snapshot = (batch.snapshot && run.is_ok()).then(|| engine.snapshot());
+        batch.snapshot = false;
         batch.base = 0;
         batch.ticks.clear();
         batch.data.clear();
@@ -800,6 +844,7 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
             recycled: Some(batch),
             summary,
             error,
+            snapshot,
         });
         if sent.is_err() || failed || finish {
             return;

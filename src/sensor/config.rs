@@ -31,6 +31,7 @@
 //! keytab = ["/etc/smbscope/fileservers.keytab"]   # Kerberos sessions (samba-tool domain exportkeytab)
 //! user = "smbscope"           # drop root after opening the capture
 //! queue = 4096
+//! jobs = "auto"               # or a number of analysis threads
 //! stats-interval = 60
 //! jsonl = "/var/log/smbscope/events.jsonl"   # or "-" for stdout
 //! jsonl-rotate = "100M"
@@ -53,7 +54,7 @@ use serde::Deserialize;
 use crate::capture::LiveOptions;
 use crate::engine::logon::LogonPolicy;
 use crate::flow::Limits;
-use crate::options::{KeyArgs, LogonArgs, WatchArgs};
+use crate::options::{Jobs, KeyArgs, LogonArgs, WatchArgs};
 use crate::rules::Mandates;
 
 /// Everything `watch` needs, after the command line and the file were combined and checked.
@@ -70,6 +71,8 @@ pub struct WatchOptions {
     pub user: Option<String>,
     /// Frames queued between the capture thread and the engine.
     pub queue: usize,
+    /// Analysis threads.
+    pub jobs: Jobs,
     /// Between drop reports; zero = only at exit.
     pub stats_interval: Duration,
     pub jsonl: Option<JsonlOutput>,
@@ -148,6 +151,7 @@ pub const KEYS: &[&str] = &[
     "keytab",
     "user",
     "queue",
+    "jobs",
     "stats-interval",
     "jsonl",
     "jsonl-rotate",
@@ -191,6 +195,7 @@ pub struct FileConfig {
     pub keytab: Option<Vec<PathBuf>>,
     pub user: Option<String>,
     pub queue: Option<usize>,
+    pub jobs: Option<JobsValue>,
     pub stats_interval: Option<u64>,
     pub jsonl: Option<String>,
     pub jsonl_rotate: Option<Size>,
@@ -211,6 +216,24 @@ pub struct FileConfig {
 pub enum Size {
     Bytes(u64),
     Text(String),
+}
+
+/// `jobs` in the file: a number, or a string (`"auto"` or a number).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum JobsValue {
+    Count(u64),
+    Text(String),
+}
+
+impl JobsValue {
+    fn jobs(&self) -> Result<Jobs, String> {
+        match self {
+            JobsValue::Count(n) => Jobs::parse(&n.to_string()),
+            JobsValue::Text(s) => Jobs::parse(s),
+        }
+        .map_err(|e| format!("jobs: {e}"))
+    }
 }
 
 /// A string or a list of strings (`require = "signing"` or `require = ["signing"]`).
@@ -431,6 +454,11 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
     if queue == 0 {
         return Err("queue must be at least 1".into());
     }
+    let jobs = match (args.jobs, &file.jobs) {
+        (Some(j), _) => j,
+        (None, Some(v)) => v.jobs()?,
+        (None, None) => Jobs::Auto,
+    };
     let stats_interval = Duration::from_secs(
         args.stats_interval
             .or(file.stats_interval)
@@ -499,6 +527,7 @@ pub fn merge(args: &WatchArgs, file: FileConfig, base: &Path) -> Result<WatchOpt
         keys,
         user: args.user.clone().or(file.user),
         queue,
+        jobs,
         stats_interval,
         jsonl,
         syslog,

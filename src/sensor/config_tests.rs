@@ -203,3 +203,32 @@ fn usage_errors() {
             .contains("sining")
     );
 }
+
+#[test]
+fn jobs_come_from_the_command_line_the_file_or_auto() {
+    let base = Path::new("");
+    let o = merge(&args(), FileConfig::default(), base).unwrap();
+    assert_eq!(o.jobs, Jobs::Auto);
+    for (text, want) in [
+        ("jobs = 3", Jobs::N(3)),
+        ("jobs = \"auto\"", Jobs::Auto),
+        ("jobs = \"2\"", Jobs::N(2)),
+    ] {
+        let o = merge(&args(), parse_file(text).unwrap(), base).unwrap();
+        assert_eq!(o.jobs, want, "{text}");
+    }
+    let a = WatchArgs {
+        jobs: Some(Jobs::N(1)),
+        ..args()
+    };
+    assert_eq!(
+        merge(&a, parse_file("jobs = 4").unwrap(), base)
+            .unwrap()
+            .jobs,
+        Jobs::N(1)
+    );
+    for bad in ["jobs = 0", "jobs = \"lots\""] {
+        let e = merge(&args(), parse_file(bad).unwrap(), base).unwrap_err();
+        assert!(e.starts_with("jobs: "), "{bad}: {e}");
+    }
+}

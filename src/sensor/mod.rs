@@ -72,7 +72,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::{self, OfflineCapture};
-use crate::engine::{Config, Engine};
+use crate::engine::{Analyzer, Config};
 use crate::event::{AnomalyRecord, Record, Summary};
 use crate::options::WatchArgs;
 use config::{Source, WatchOptions};
@@ -99,7 +99,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Everything set up, ready to run.
 struct Sensor {
-    engine: Engine,
+    engine: Analyzer,
     outputs: Outputs,
     stop: Arc<AtomicBool>,
     stats_interval: Duration,
@@ -155,11 +155,21 @@ fn start(args: &WatchArgs) -> Result<(Sensor, CaptureThread), String> {
         ..shared
     };
     let live = matches!(feed, Feed::Live(_));
+    // A replay's size decides `auto` as for `analyze`; a live interface has no end.
+    let size = match &opts.source {
+        config::Source::Replay { path, .. } => Some(std::fs::metadata(path).map_or(0, |m| m.len())),
+        config::Source::Live { .. } => None,
+    };
+    let engine = Analyzer::new(config, opts.jobs.threads_for(size));
     let capture = pipeline::spawn(feed, opts.queue, Arc::clone(&stop))
         .map_err(|e| format!("cannot start the capture thread: {e}"))?;
-    eprintln!("smbscope: watching {what}");
+    let threads = match engine.jobs() {
+        1 => "one analysis thread".to_owned(),
+        n => format!("{n} analysis threads"),
+    };
+    eprintln!("smbscope: watching {what} ({threads})");
     let sensor = Sensor {
-        engine: Engine::new(config),
+        engine,
         outputs,
         stop,
         stats_interval: opts.stats_interval,
@@ -233,6 +243,10 @@ impl Sensor {
             let next = match capture.try_recv() {
                 Some(p) => Ok(p),
                 None => {
+                    // The analysis threads get their partial batches, and what they made
+                    // goes out, before waiting.
+                    self.engine.flush();
+                    self.drain();
                     self.outputs.flush();
                     last_flush = Instant::now();
                     capture.recv_timeout(TICK)
@@ -329,7 +343,7 @@ impl Sensor {
             }
         }
         self.report(stats);
-        while self.engine.finish_some(crate::engine::FINISH_CHUNK) {
+        while self.engine.finish_some() {
             self.drain();
         }
         self.drain();
@@ -428,7 +442,7 @@ mod tests {
     fn drops_become_one_anomaly_per_report_and_reach_the_summary() {
         let buf = Buf::default();
         let mut s = Sensor {
-            engine: Engine::new(Config::default()),
+            engine: Analyzer::new(Config::default(), 1),
             outputs: Outputs::from_sinks(vec![(
                 "test".into(),
                 Box::new(JsonSink::new(buf.clone())),
@@ -481,7 +495,7 @@ mod tests {
     fn a_failed_live_capture_exits_one_and_a_failed_replay_two() {
         for (live, code) in [(true, 1u8), (false, 2u8)] {
             let s = Sensor {
-                engine: Engine::new(Config::default()),
+                engine: Analyzer::new(Config::default(), 1),
                 outputs: Outputs::from_sinks(Vec::new()),
                 stop: Arc::new(AtomicBool::new(false)),
                 stats_interval: Duration::ZERO,

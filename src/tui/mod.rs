@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{self, Event};
 
 use crate::capture::{self, LiveOptions, OfflineCapture};
-use crate::engine::{Config, Engine};
+use crate::engine::{Analyzer, Config};
 use crate::options::TuiArgs;
 use crate::sensor::pipeline::{self, CaptureThread, Feed};
 use app::{App, Stats};
@@ -109,7 +109,7 @@ pub fn run(args: &TuiArgs) -> ExitCode {
 }
 
 /// Checks the options, reads keys and opens the capture, before the screen is taken over.
-fn prepare(args: &TuiArgs) -> Result<(Engine, Feed, String), String> {
+fn prepare(args: &TuiArgs) -> Result<(Analyzer, Feed, String), String> {
     let replayed: Vec<_> = args.read.iter().cloned().collect();
     let shared = args
         .keys
@@ -153,11 +153,16 @@ fn prepare(args: &TuiArgs) -> Result<(Engine, Feed, String), String> {
         logon: args.logon.policy(&Default::default())?,
         ..shared
     };
-    Ok((Engine::new(config), feed, source))
+    let size = args
+        .read
+        .as_ref()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()));
+    let engine = Analyzer::new(config, args.jobs.threads_for(size));
+    Ok((engine, feed, source))
 }
 
 struct Loop<'a> {
-    engine: Engine,
+    engine: Analyzer,
     app: App,
     capture: &'a CaptureThread,
     stop: &'a AtomicBool,
@@ -227,6 +232,12 @@ impl Loop<'_> {
         let mut any = false;
         while started.elapsed() < BATCH {
             let Some(p) = self.capture.try_recv() else {
+                // Idle: the analysis threads get their partial batches.
+                self.engine.flush();
+                while let Some(r) = self.engine.poll_record() {
+                    self.app.apply(r);
+                    any = true;
+                }
                 break;
             };
             self.engine.handle_frame(&p.frame());
@@ -243,7 +254,7 @@ impl Loop<'_> {
                 self.capture.recycle(p);
             }
             loop {
-                let more = self.engine.finish_some(crate::engine::FINISH_CHUNK);
+                let more = self.engine.finish_some();
                 while let Some(r) = self.engine.poll_record() {
                     self.app.apply(r);
                 }
