@@ -46,8 +46,8 @@ const RESYNC_MAX_STEP_SECS: i64 = 86_400;
 /// An uncompressed classic pcap file that [`super::pcap_file`] reads (so: one that libpcap
 /// would deliver exactly the same way), open for reading by chunks from any thread.
 #[derive(Debug)]
-pub(crate) struct ClassicFile {
-    file: File,
+pub(crate) struct ClassicFile<R = File> {
+    file: R,
     path: PathBuf,
     header: FileHeader,
     size: u64,
@@ -102,6 +102,39 @@ pub(crate) struct ChunkEnds {
     pub(crate) stop: Option<ChunkStop>,
 }
 
+/// Positioned reads: a file ([`FileExt::read_at`]), or bytes in memory (fuzzing).
+pub(crate) trait ReadAt {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        FileExt::read_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let from = usize::try_from(offset).map_or(&[][..], |o| self.get(o..).unwrap_or_default());
+        let n = from.len().min(buf.len());
+        buf[..n].copy_from_slice(&from[..n]);
+        Ok(n)
+    }
+}
+
+impl ClassicFile<Vec<u8>> {
+    /// A classic pcap file in memory, when its header is one the reader handles.
+    pub(crate) fn from_bytes(data: Vec<u8>) -> Option<ClassicFile<Vec<u8>>> {
+        let header = FileHeader::parse(&data)?;
+        Some(ClassicFile {
+            size: data.len() as u64,
+            file: data,
+            path: PathBuf::from("(memory)"),
+            header,
+        })
+    }
+}
+
 impl ClassicFile {
     /// Opens `path` when it is a classic pcap file the pure-Rust reader handles; `Ok(None)`
     /// for any other file (gzip, pcapng, other versions and link types): those are read by
@@ -121,7 +154,9 @@ impl ClassicFile {
             size,
         }))
     }
+}
 
+impl<R: ReadAt> ClassicFile<R> {
     /// The file's path.
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -183,7 +218,7 @@ impl ClassicFile {
     ) -> (Option<u64>, u64, Option<ChunkStop>) {
         let span = usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(usize::MAX);
         let mut r = Reading {
-            file: &self.file,
+            file: &self.file as &dyn ReadAt,
             base: range.start,
             filled: 0,
             // The slack only saves a read for the record crossing the end.
@@ -243,9 +278,42 @@ impl ClassicFile {
     }
 }
 
+impl<R: ReadAt> ClassicFile<R> {
+    /// Chunk `range` as read by another thread (`guess`), accepted when its first record is
+    /// `expected`, the offset where the chain of the chunk before ended: otherwise the chunk is
+    /// read again from `expected` (nothing when that is past its end), which is what reading
+    /// the file in one go would have found. Every chunk taken through this in order, the first
+    /// starting at the file header's end, gives exactly the one-thread reader's records.
+    pub(crate) fn confirm<S: BlockSink>(
+        &self,
+        range: Range<u64>,
+        expected: u64,
+        guess: Chunk<S::Out>,
+        buf: &mut Arc<Vec<u8>>,
+        sink: &mut S,
+    ) -> Chunk<S::Out> {
+        if guess.ends.first == Some(expected) {
+            return guess;
+        }
+        drop(guess);
+        if expected >= range.end {
+            return Chunk {
+                out: sink.finish(&Arc::new(Vec::new())),
+                frames: 0,
+                ends: ChunkEnds {
+                    first: Some(expected),
+                    next: expected,
+                    stop: None,
+                },
+            };
+        }
+        self.read_chunk(expected..range.end, true, buf, sink)
+    }
+}
+
 /// A chunk being read into its buffer, a step at a time.
 struct Reading<'a> {
-    file: &'a File,
+    file: &'a dyn ReadAt,
     /// File offset of the buffer's first byte.
     base: u64,
     /// Bytes of the buffer read.
@@ -324,7 +392,7 @@ fn plausible_chain(header: &FileHeader, buf: &[u8], mut at: usize) -> bool {
 }
 
 /// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+fn read_at_most(file: &dyn ReadAt, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], offset + got as u64) {
@@ -335,4 +403,59 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// Fuzzing: reads `data` (a whole classic pcap file) by chunks of several sizes, each chunk's
+/// start guessed and then confirmed in order as [`super::ParallelReader`] does, and asserts the
+/// frames and the end are exactly those of the one-thread reader.
+pub(super) fn fuzz_compare(data: &[u8]) {
+    let Some(file) = ClassicFile::from_bytes(data.to_vec()) else {
+        return;
+    };
+    let body = data.get(pcap_file::FILE_HEADER_LEN..).unwrap_or_default();
+    let mut seq = pcap_file::PcapFileReader::new(body, file.header, pcap_file::DEFAULT_BUFFER);
+    let mut want = Vec::new();
+    let want_end = loop {
+        match seq.next_record() {
+            Ok(Some(r)) => want.push((r.ts, seq.data().to_vec(), r.orig_len)),
+            Ok(None) => break String::new(),
+            Err(pcap_file::PcapFileError::Truncated) => break "truncated".to_owned(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    for chunk in [16, 61, 1000, 70_000] {
+        let mut sink = Collect::default();
+        let mut buf = Arc::new(Vec::new());
+        let mut expected = pcap_file::FILE_HEADER_LEN as u64;
+        let mut got = Vec::new();
+        let mut end = String::new();
+        for (i, range) in file.chunks(chunk).into_iter().enumerate() {
+            let guess = file.read_chunk(range.clone(), i == 0, &mut buf, &mut sink);
+            let c = file.confirm(range, expected, guess, &mut buf, &mut sink);
+            expected = c.ends.next;
+            got.extend(c.out);
+            match c.ends.stop {
+                Some(ChunkStop::Truncated) => end = "truncated".to_owned(),
+                Some(stop) => end = stop.to_string(),
+                None => continue,
+            }
+            break;
+        }
+        assert!(got == want, "chunks of {chunk}: frames differ");
+        assert_eq!(end, want_end, "chunks of {chunk}");
+    }
+}
+
+/// The frames handed to a sink, for [`fuzz_compare`].
+#[derive(Clone, Default)]
+struct Collect(Vec<(crate::wire::Timestamp, Vec<u8>, u32)>);
+
+impl BlockSink for Collect {
+    type Out = Vec<(crate::wire::Timestamp, Vec<u8>, u32)>;
+    fn frame(&mut self, data: &[u8], f: &FrameRef) {
+        self.0.push((f.ts, data.to_vec(), f.orig_len));
+    }
+    fn finish(&mut self, _buf: &Arc<Vec<u8>>) -> Self::Out {
+        std::mem::take(&mut self.0)
+    }
 }

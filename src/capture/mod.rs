@@ -30,7 +30,9 @@ pub use threaded::{CHUNK_BYTES, ParallelReader, ReadEvent};
 
 /// Fuzzing entry point: reads `data` as a classic pcap file with the pure-Rust reader (as
 /// [`OfflineCapture`] does for such files), once with its normal buffer and once with a tiny
-/// one so that records straddle buffer ends. Every outcome is fine but a panic or a hang.
+/// one so that records straddle buffer ends, then by chunks with guessed record boundaries (as
+/// [`ParallelReader`] does), which must give the same frames and end. Every outcome is fine
+/// but a panic, a hang, or a difference between the two readers.
 pub fn fuzz_classic_pcap(data: &[u8]) {
     let Some(header) = pcap_file::FileHeader::parse(data) else {
         return;
@@ -45,6 +47,8 @@ pub fn fuzz_classic_pcap(data: &[u8]) {
             let _ = (rec.ts, rec.orig_len, r.shared(), r.consumed());
         }
     }
+    // Read by chunks, as `analyze -j N` does: the same frames and the same end.
+    chunked::fuzz_compare(data);
 }
 
 pub use crate::wire::Timestamp;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use super::chunked::{ChunkEnds, ChunkStop, ClassicFile};
+use super::chunked::{Chunk, ChunkEnds, ChunkStop, ClassicFile};
 use super::{BlockSink, CaptureError, FrameRef, OfflineCapture};
 
 /// Bytes per chunk of a classic pcap file.
@@ -260,29 +260,22 @@ impl<S: BlockSink> ParallelReader<S> {
                     if state.ended {
                         continue;
                     }
-                    let (ends, frames, item) = if ends.first == Some(state.expected) {
-                        (ends, frames, item)
-                    } else {
-                        // The reader's guess of the first record was wrong (or it found
-                        // none): read the chunk again from the known record start.
-                        drop(item);
-                        if state.expected >= range.end {
-                            let ends = ChunkEnds {
-                                first: Some(state.expected),
-                                next: state.expected,
-                                stop: None,
-                            };
-                            (ends, 0, self.sink.finish(&Arc::new(Vec::new())))
-                        } else {
-                            let c = classic.read_chunk(
-                                state.expected..range.end,
-                                true,
-                                &mut self.buf,
-                                &mut self.sink,
-                            );
-                            (c.ends, c.frames, c.out)
-                        }
+                    let guess = Chunk {
+                        out: item,
+                        frames,
+                        ends,
                     };
+                    let Chunk {
+                        out: item,
+                        frames,
+                        ends,
+                    } = classic.confirm(
+                        range.clone(),
+                        state.expected,
+                        guess,
+                        &mut self.buf,
+                        &mut self.sink,
+                    );
                     state.expected = ends.next;
                     state.frames += frames;
                     let end = match ends.stop {
