@@ -230,3 +230,27 @@ fn debug_hides_the_key() {
     let text = format!("{d:?}");
     assert_eq!(text, "Decryptor(AES-256-GCM, <redacted>)");
 }
+
+/// The AES-GCM/CCM fast paths: `aes` and `polyval` choose AES-NI and PCLMULQDQ at run time
+/// (through `cpufeatures`, the same CPUID bits as below) and fall back to a constant-time
+/// software path, several times slower, without them. Under CI the machine must have them,
+/// so that the throughput figures of the README hold there.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn ci_machines_have_the_aes_and_carry_less_multiply_instructions() {
+    let (aes, clmul) = (
+        std::arch::is_x86_feature_detected!("aes"),
+        std::arch::is_x86_feature_detected!("pclmulqdq"),
+    );
+    eprintln!(
+        "AES-NI {aes}, PCLMULQDQ {clmul}, VAES {}, VPCLMULQDQ {}",
+        std::arch::is_x86_feature_detected!("vaes"),
+        std::arch::is_x86_feature_detected!("vpclmulqdq")
+    );
+    if std::env::var_os("CI").is_some() {
+        assert!(
+            aes && clmul,
+            "no AES-NI/PCLMULQDQ: AES-GCM runs on the software path"
+        );
+    }
+}
