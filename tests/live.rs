@@ -272,6 +272,96 @@ fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
     );
 }
 
+/// `tui -i -j 2` on the veth pair: the sessions of a replayed capture show while their
+/// connections are still open, from the snapshots the analysis threads send.
+#[test]
+fn sharded_live_tui_shows_open_sessions() {
+    if !can_run(false) {
+        return;
+    }
+    for tool in ["ip", "tcpreplay", "tmux"] {
+        if which(tool).is_none() {
+            assert!(std::env::var_os("CI").is_none(), "{tool} missing under CI");
+            eprintln!("NOTICE: {tool} not found; test skipped");
+            return;
+        }
+    }
+    let ns = Netns::create(&format!("smbscope-u{}", std::process::id()));
+    let session = format!("smbscope-live-tui-{}", std::process::id());
+    let bin = env!("CARGO_BIN_EXE_smbscope");
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    let cmd = format!("ip netns exec {} {bin} tui -i vb -j 2; sleep 5", ns.0);
+    let st = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "-s",
+        &session,
+        &cmd,
+    ]);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
+    let wait = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        let start = Instant::now();
+        loop {
+            let t = screen();
+            if ok(&t) {
+                return t;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = tmux(&["kill-session", "-t", &session]);
+                panic!("{what} not on screen:\n{t}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("the live header", &|t| t.contains("interface vb"));
+    let caps = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    // The TUI's ring (16 MiB in slots of the 256 KiB snapshot length) holds 64 frames: at top
+    // speed the kernel drops some of this burst, so a rate it keeps up with.
+    let replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "tcpreplay",
+            "-q",
+            "-i",
+            "va",
+            "--pps",
+            "500",
+        ])
+        .arg(caps.join("mixed.pcap"))
+        .output()
+        .expect("run tcpreplay");
+    assert!(replay.status.success());
+    let text = wait("the sessions of mixed.pcap", &|t| {
+        t.contains("pkts 694")
+            && t.contains("visitor")
+            && t.contains("SMB1")
+            && t.contains("conns 10")
+    });
+    assert!(text.contains("drops k0 q0"), "{text}");
+    let _ = tmux(&["send-keys", "-t", &session, "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = tmux(&["kill-session", "-t", &session]);
+}
+
 fn summary_of(recs: &[Value]) -> Value {
     recs.iter()
         .rev()
