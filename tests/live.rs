@@ -272,6 +272,96 @@ fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
     );
 }
 
+/// A burst into a ring of a few slots (`--buffer-size 1M` with the 256 KiB snapshot length)
+/// loses frames in the kernel; the stats line that follows the burst, while the interface is
+/// quiet again, already counts them (the capture thread's blocked read is interrupted to read
+/// the counters), and the records say the same.
+#[test]
+fn kernel_drops_after_a_burst_are_reported_while_the_link_is_quiet() {
+    if !can_run(false) {
+        return;
+    }
+    for tool in ["ip", "tcpreplay"] {
+        if which(tool).is_none() {
+            assert!(std::env::var_os("CI").is_none(), "{tool} missing under CI");
+            eprintln!("NOTICE: {tool} not found; test skipped");
+            return;
+        }
+    }
+    let work = TempDir::new("drops");
+    let ns = Netns::create(&format!("smbscope-d{}", std::process::id()));
+    let out = work.0.join("live.jsonl");
+    let err = work.0.join("watch.err");
+    let mut watch = Watch::start_in(
+        Some(&ns.0),
+        &[
+            "watch",
+            "-i",
+            "vb",
+            "-j",
+            "2",
+            "--buffer-size",
+            "1M",
+            "--stats-interval",
+            "1",
+            "--jsonl",
+            out.to_str().expect("utf-8 temp path"),
+        ],
+        &err,
+    );
+    let caps = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "tcpreplay",
+            "-q",
+            "-i",
+            "va",
+            "--topspeed",
+        ])
+        .arg(caps.join("smb311-enc-bulk.pcap"))
+        .arg(caps.join("smb311-signed-bulk.pcap"))
+        .output()
+        .expect("run tcpreplay");
+    assert!(replay.status.success());
+    let done = Instant::now();
+    let dropped = |line: &str| -> u64 {
+        line.split("dropped: kernel ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let stats = loop {
+        let text = fs::read_to_string(&err).unwrap_or_default();
+        if let Some(l) = text
+            .lines()
+            .filter(|l| l.starts_with("smbscope: stats:"))
+            .find(|l| dropped(l) > 0)
+        {
+            break l.to_owned();
+        }
+        assert!(
+            done.elapsed() < Duration::from_secs(4),
+            "no stats line with kernel drops within 4 s of the burst:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("{stats}");
+    let (status, stderr) = watch.stop();
+    assert!(status.success(), "{stderr}");
+    let anomaly = read_lines(&out)
+        .into_iter()
+        .find(|r| r["kind"] == "capture_drops")
+        .unwrap_or_else(|| panic!("no capture_drops anomaly: {stderr}"));
+    assert!(
+        anomaly["detail"].as_str().unwrap_or("").contains("kernel"),
+        "{anomaly}"
+    );
+}
+
 /// `tui -i -j 2` on the veth pair: the sessions of a replayed capture show while their
 /// connections are still open, from the snapshots the analysis threads send.
 #[test]

@@ -262,7 +262,7 @@ impl Sensor {
                         last_flush = Instant::now();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => capture.refresh_stats(),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if self.stop.load(Ordering::Relaxed) {

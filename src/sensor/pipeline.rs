@@ -111,6 +111,9 @@ struct Shared {
     kernel_dropped: AtomicU64,
     if_dropped: AtomicU64,
     in_flight: AtomicUsize,
+    /// The kernel counters were last read this many milliseconds after [`Shared::epoch`].
+    stats_at_ms: AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
 }
 
 /// Starts the capture thread: up to `queue` frames wait for the engine.
@@ -168,6 +171,22 @@ impl CaptureThread {
         }
     }
 
+    /// Keeps the kernel drop counters current on a quiet interface: a live read blocked after
+    /// a burst never returns to refresh them, so when they are older than a second this
+    /// interrupts the read (the thread reads the counters and goes on; no frame is lost).
+    /// Call it when the queue runs empty.
+    pub fn refresh_stats(&self) {
+        if self.waker.is_some()
+            && self
+                .shared
+                .now_ms()
+                .saturating_sub(self.shared.stats_at_ms.load(Ordering::Relaxed))
+                >= STATS_EVERY.as_millis() as u64
+        {
+            self.wake();
+        }
+    }
+
     /// Gives a frame's buffer back to the capture thread.
     pub fn recycle(&self, p: Packet) {
         self.shared
@@ -208,6 +227,11 @@ impl CaptureThread {
 }
 
 impl Shared {
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn snapshot(&self) -> CaptureStats {
         CaptureStats {
             captured: self.captured.load(Ordering::Relaxed),
@@ -377,6 +401,9 @@ impl Worker {
     }
 
     fn kernel_stats(&self, cap: &mut LiveCapture) {
+        self.shared
+            .stats_at_ms
+            .store(self.shared.now_ms(), Ordering::Relaxed);
         if let Ok(s) = cap.stats() {
             self.shared
                 .kernel_received

@@ -232,8 +232,10 @@ impl Loop<'_> {
         let mut any = false;
         while started.elapsed() < BATCH {
             let Some(p) = self.capture.try_recv() else {
-                // Idle: the analysis threads get their partial batches.
+                // Idle: the analysis threads get their partial batches, and the kernel drop
+                // counters are read even if no frame comes.
                 self.engine.flush();
+                self.capture.refresh_stats();
                 while let Some(r) = self.engine.poll_record() {
                     self.app.apply(r);
                     any = true;
