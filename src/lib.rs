@@ -37,3 +37,6 @@ pub mod sensor;
 pub mod smb;
 pub mod tui;
 pub mod wire;
+
+#[cfg(test)]
+mod test_rng;

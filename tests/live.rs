@@ -159,20 +159,8 @@ fn user_option_drops_root_after_opening_the_interface() {
 /// capture times, which are the replay's).
 #[test]
 fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
-    if !can_run(false) {
+    if !can_replay(&[]) {
         return;
-    }
-    for tool in ["ip", "tcpreplay"] {
-        if which(tool).is_none() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{tool} missing under CI (.ci/setup.sh installs iproute2 and tcpreplay)"
-            );
-            eprintln!(
-                "NOTICE: {tool} not found (apt-get install iproute2 tcpreplay); test skipped"
-            );
-            return;
-        }
     }
     let work = TempDir::new("veth");
     let ns = Netns::create(&format!("smbscope-t{}", std::process::id()));
@@ -208,19 +196,7 @@ fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
         ],
         &err,
     );
-    let replay = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            "tcpreplay",
-            "-i",
-            "va",
-            "--topspeed",
-        ])
-        .args(&files)
-        .output()
-        .expect("run tcpreplay");
+    let replay = ns.replay(&["--topspeed"], &files);
     let said = String::from_utf8_lossy(&replay.stdout).into_owned();
     assert!(
         replay.status.success(),
@@ -278,15 +254,8 @@ fn sharded_live_capture_at_top_speed_equals_offline_analysis() {
 /// the counters), and the records say the same.
 #[test]
 fn kernel_drops_after_a_burst_are_reported_while_the_link_is_quiet() {
-    if !can_run(false) {
+    if !can_replay(&[]) {
         return;
-    }
-    for tool in ["ip", "tcpreplay"] {
-        if which(tool).is_none() {
-            assert!(std::env::var_os("CI").is_none(), "{tool} missing under CI");
-            eprintln!("NOTICE: {tool} not found; test skipped");
-            return;
-        }
     }
     let work = TempDir::new("drops");
     let ns = Netns::create(&format!("smbscope-d{}", std::process::id()));
@@ -310,21 +279,13 @@ fn kernel_drops_after_a_burst_are_reported_while_the_link_is_quiet() {
         &err,
     );
     let caps = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let replay = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            "tcpreplay",
-            "-q",
-            "-i",
-            "va",
-            "--topspeed",
-        ])
-        .arg(caps.join("smb311-enc-bulk.pcap"))
-        .arg(caps.join("smb311-signed-bulk.pcap"))
-        .output()
-        .expect("run tcpreplay");
+    let replay = ns.replay(
+        &["-q", "--topspeed"],
+        &[
+            caps.join("smb311-enc-bulk.pcap"),
+            caps.join("smb311-signed-bulk.pcap"),
+        ],
+    );
     assert!(replay.status.success());
     let done = Instant::now();
     let dropped = |line: &str| -> u64 {
@@ -366,15 +327,8 @@ fn kernel_drops_after_a_burst_are_reported_while_the_link_is_quiet() {
 /// connections are still open, from the snapshots the analysis threads send.
 #[test]
 fn sharded_live_tui_shows_open_sessions() {
-    if !can_run(false) {
+    if !can_replay(&["tmux"]) {
         return;
-    }
-    for tool in ["ip", "tcpreplay", "tmux"] {
-        if which(tool).is_none() {
-            assert!(std::env::var_os("CI").is_none(), "{tool} missing under CI");
-            eprintln!("NOTICE: {tool} not found; test skipped");
-            return;
-        }
     }
     let ns = Netns::create(&format!("smbscope-u{}", std::process::id()));
     let session = format!("smbscope-live-tui-{}", std::process::id());
@@ -424,21 +378,7 @@ fn sharded_live_tui_shows_open_sessions() {
     let caps = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     // The TUI's ring (16 MiB in slots of the 256 KiB snapshot length) holds 64 frames: at top
     // speed the kernel drops some of this burst, so a rate it keeps up with.
-    let replay = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            "tcpreplay",
-            "-q",
-            "-i",
-            "va",
-            "--pps",
-            "500",
-        ])
-        .arg(caps.join("mixed.pcap"))
-        .output()
-        .expect("run tcpreplay");
+    let replay = ns.replay(&["-q", "--pps", "500"], &[caps.join("mixed.pcap")]);
     assert!(replay.status.success());
     let text = wait("the sessions of mixed.pcap", &|t| {
         t.contains("pkts 694")
@@ -508,6 +448,39 @@ impl Netns {
         ip(&["-n", name, "link", "set", "vb", "up"]);
         ns
     }
+}
+
+impl Netns {
+    /// `tcpreplay -i va ARGS FILES` inside the namespace (the frames arrive on `vb`).
+    fn replay(&self, args: &[&str], files: &[impl AsRef<std::ffi::OsStr>]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0, "tcpreplay", "-i", "va"])
+            .args(args)
+            .args(files)
+            .output()
+            .expect("run tcpreplay")
+    }
+}
+
+/// Root, `ip` and `tcpreplay` (and `extra` tools) for the veth tests; a NOTICE when missing,
+/// a failure under CI (whose setup installs them).
+fn can_replay(extra: &[&str]) -> bool {
+    if !can_run(false) {
+        return false;
+    }
+    for tool in ["ip", "tcpreplay"].iter().chain(extra) {
+        if which(tool).is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} missing under CI (.ci/setup.sh installs iproute2, tcpreplay and tmux)"
+            );
+            eprintln!(
+                "NOTICE: {tool} not found (apt-get install iproute2 tcpreplay tmux); test skipped"
+            );
+            return false;
+        }
+    }
+    true
 }
 
 impl Drop for Netns {

@@ -27,7 +27,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::pcap_file::{self, FileHeader, MAX_SNAPLEN, RECORD_HEADER_LEN};
+use super::pcap_file::{self, FileHeader, MAX_SNAPLEN, PcapFileError, RECORD_HEADER_LEN};
 use super::{BlockSink, FrameRef};
 
 /// Extra bytes read past a chunk's end, so that the record crossing it is usually complete
@@ -53,32 +53,6 @@ pub(crate) struct ClassicFile<R = File> {
     size: u64,
 }
 
-/// Why a chunk's chain of records stopped before the chunk's end.
-#[derive(Debug)]
-pub(crate) enum ChunkStop {
-    /// The file ends inside a record.
-    Truncated,
-    /// A record's captured length is larger than libpcap accepts; `offset` is its header's.
-    BadCaplen { caplen: u32, offset: u64 },
-    /// Reading failed.
-    Io(io::Error),
-}
-
-impl std::fmt::Display for ChunkStop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The same words as the one-thread reader's.
-        match self {
-            ChunkStop::Truncated => pcap_file::PcapFileError::Truncated.fmt(f),
-            ChunkStop::BadCaplen { caplen, offset } => pcap_file::PcapFileError::BadCaplen {
-                caplen: *caplen,
-                offset: *offset,
-            }
-            .fmt(f),
-            ChunkStop::Io(e) => e.fmt(f),
-        }
-    }
-}
-
 /// One chunk, read.
 #[derive(Debug)]
 pub(crate) struct Chunk<T> {
@@ -98,8 +72,20 @@ pub(crate) struct ChunkEnds {
     /// File offset of the first record header at or after the chunk's end, as the chain
     /// reached it (or where the chain stopped, with `stop`).
     pub(crate) next: u64,
-    /// The chain stopped on an error (the frames before it are in `block`).
-    pub(crate) stop: Option<ChunkStop>,
+    /// Why the chain stopped before the chunk's end, as the one-thread reader would have
+    /// (the frames before it went to the sink).
+    pub(crate) stop: Option<PcapFileError>,
+}
+
+impl ChunkEnds {
+    /// No record taken: the chain ends at `next` (or stopped there on `stop`).
+    fn none(next: u64, stop: Option<PcapFileError>) -> ChunkEnds {
+        ChunkEnds {
+            first: None,
+            next,
+            stop,
+        }
+    }
 }
 
 /// Positioned reads: a file ([`FileExt::read_at`]), or bytes in memory (fuzzing).
@@ -196,18 +182,18 @@ impl<R: ReadAt> ClassicFile<R> {
         }
         let mut frames = 0;
         // A new `Arc` has no other holder: always `Some`.
-        let (first, next, stop) = match Arc::get_mut(buf) {
+        let ends = match Arc::get_mut(buf) {
             Some(v) => self.parse(v, range.clone(), exact, sink, &mut frames),
-            None => (None, range.start, None),
+            None => ChunkEnds::none(range.start, None),
         };
         Chunk {
             out: sink.finish(buf),
             frames,
-            ends: ChunkEnds { first, next, stop },
+            ends,
         }
     }
 
-    /// [`Self::read_chunk`] into `v`: (first record, next record, why it stopped).
+    /// [`Self::read_chunk`] into `v`.
     fn parse<S: BlockSink>(
         &self,
         v: &mut Vec<u8>,
@@ -215,7 +201,7 @@ impl<R: ReadAt> ClassicFile<R> {
         exact: bool,
         sink: &mut S,
         frames: &mut u64,
-    ) -> (Option<u64>, u64, Option<ChunkStop>) {
+    ) -> ChunkEnds {
         let span = usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(usize::MAX);
         let mut r = Reading {
             file: &self.file as &dyn ReadAt,
@@ -226,8 +212,8 @@ impl<R: ReadAt> ClassicFile<R> {
         };
         if let Err(e) = r.ensure(v, RECORD_HEADER_LEN.min(span)) {
             return match e {
-                ChunkStop::Truncated if !exact => (None, range.end, None),
-                e => (None, range.start, Some(e)),
+                PcapFileError::Truncated if !exact => ChunkEnds::none(range.end, None),
+                e => ChunkEnds::none(range.start, Some(e)),
             };
         }
         let first = if exact {
@@ -235,7 +221,7 @@ impl<R: ReadAt> ClassicFile<R> {
         } else {
             match resync(&self.header, &v[..r.filled], span) {
                 Some(i) => i,
-                None => return (None, range.end, None),
+                None => return ChunkEnds::none(range.end, None),
             }
         };
         // A record starting at or after `span` belongs to the next chunk.
@@ -248,7 +234,7 @@ impl<R: ReadAt> ClassicFile<R> {
             }
             let h = self.header.record_header(&v[at..at + RECORD_HEADER_LEN]);
             if h.caplen > MAX_SNAPLEN {
-                stop = Some(ChunkStop::BadCaplen {
+                stop = Some(PcapFileError::BadCaplen {
                     caplen: h.caplen,
                     offset: range.start + at as u64,
                 });
@@ -270,15 +256,13 @@ impl<R: ReadAt> ClassicFile<R> {
             *frames += 1;
             at += len;
         }
-        (
-            Some(range.start + first as u64),
-            range.start + at as u64,
+        ChunkEnds {
+            first: Some(range.start + first as u64),
+            next: range.start + at as u64,
             stop,
-        )
+        }
     }
-}
 
-impl<R: ReadAt> ClassicFile<R> {
     /// Chunk `range` as read by another thread (`guess`), accepted when its first record is
     /// `expected`, the offset where the chain of the chunk before ended: otherwise the chunk is
     /// read again from `expected` (nothing when that is past its end), which is what reading
@@ -302,8 +286,7 @@ impl<R: ReadAt> ClassicFile<R> {
                 frames: 0,
                 ends: ChunkEnds {
                     first: Some(expected),
-                    next: expected,
-                    stop: None,
+                    ..ChunkEnds::none(expected, None)
                 },
             };
         }
@@ -324,8 +307,8 @@ struct Reading<'a> {
 
 impl Reading<'_> {
     /// Makes sure `need` bytes from the chunk's start are in `v` (reading more when the
-    /// record crosses what was read); [`ChunkStop::Truncated`] when the file ends first.
-    fn ensure(&mut self, v: &mut Vec<u8>, need: usize) -> Result<(), ChunkStop> {
+    /// record crosses what was read); [`PcapFileError::Truncated`] when the file ends first.
+    fn ensure(&mut self, v: &mut Vec<u8>, need: usize) -> Result<(), PcapFileError> {
         if self.filled >= need {
             return Ok(());
         }
@@ -339,10 +322,10 @@ impl Reading<'_> {
             &mut v[self.filled..upto],
             self.base + self.filled as u64,
         )
-        .map_err(ChunkStop::Io)?;
+        .map_err(PcapFileError::Io)?;
         self.filled += n;
         if self.filled < need {
-            return Err(ChunkStop::Truncated);
+            return Err(PcapFileError::Truncated);
         }
         Ok(())
     }
@@ -419,7 +402,6 @@ pub(super) fn fuzz_compare(data: &[u8]) {
         match seq.next_record() {
             Ok(Some(r)) => want.push((r.ts, seq.data().to_vec(), r.orig_len)),
             Ok(None) => break String::new(),
-            Err(pcap_file::PcapFileError::Truncated) => break "truncated".to_owned(),
             Err(e) => break e.to_string(),
         }
     };
@@ -435,7 +417,6 @@ pub(super) fn fuzz_compare(data: &[u8]) {
             expected = c.ends.next;
             got.extend(c.out);
             match c.ends.stop {
-                Some(ChunkStop::Truncated) => end = "truncated".to_owned(),
                 Some(stop) => end = stop.to_string(),
                 None => continue,
             }

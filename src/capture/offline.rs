@@ -256,20 +256,6 @@ impl OfflineCapture {
         self.fallback.as_ref().map_or(&[], |ng| ng.secrets())
     }
 
-    /// Whether frames come from a buffer that can be shared ([`OfflineCapture::shared_data`]):
-    /// uncompressed classic pcap files read without libpcap.
-    pub fn has_shared_frames(&self) -> bool {
-        self.classic.is_some()
-    }
-
-    /// The buffer holding the frame last returned by [`OfflineCapture::next_frame`], and the
-    /// frame's range in it, when [`OfflineCapture::has_shared_frames`]: a sharded analysis
-    /// hands its workers this reference instead of a copy. The reader never writes into a
-    /// buffer somebody else still holds.
-    pub fn shared_data(&self) -> Option<(std::sync::Arc<Vec<u8>>, std::ops::Range<usize>)> {
-        self.classic.as_ref().map(|r| r.shared())
-    }
-
     /// The next frame, `Ok(None)` at a clean end of file. After an error or the end, every
     /// further call returns `Ok(None)`. A file cut mid-record yields its complete frames and
     /// then [`CaptureError::Truncated`]; a corrupt gzip stream yields [`CaptureError::Gzip`].
@@ -519,14 +505,22 @@ fn classic_frame<'a>(
     *done = true;
     match err {
         None => Ok(None),
-        Some(PcapFileError::Truncated) => Err(CaptureError::Truncated {
+        Some(e) => Err(classic_error(path, e, *frames)),
+    }
+}
+
+/// The capture error of the pure-Rust classic pcap reader's (and of its chunked reading)
+/// stopping after `frames` frames of `path`.
+pub(super) fn classic_error(path: &Path, e: PcapFileError, frames: u64) -> CaptureError {
+    match e {
+        PcapFileError::Truncated => CaptureError::Truncated {
             path: path.to_path_buf(),
-            frames_read: *frames,
-        }),
-        Some(e) => Err(CaptureError::Read {
+            frames_read: frames,
+        },
+        e => CaptureError::Read {
             path: path.to_path_buf(),
             msg: e.to_string(),
-        }),
+        },
     }
 }
 

@@ -22,7 +22,6 @@
 //! snapshot-length bytes.
 
 use std::io::{self, Read};
-use std::sync::Arc;
 
 use super::Timestamp;
 use crate::flow::dlt;
@@ -31,8 +30,6 @@ use crate::flow::dlt;
 pub(super) const FILE_HEADER_LEN: usize = 24;
 /// Size of a classic pcap record header.
 pub(super) const RECORD_HEADER_LEN: usize = 16;
-/// Buffers kept for reuse while frames of them are still held elsewhere.
-const MAX_SPARE: usize = 64;
 /// Size of each `read` call (and the buffer's initial size).
 pub(super) const DEFAULT_BUFFER: usize = 1024 * 1024;
 /// libpcap's `MAXIMUM_SNAPLEN`: its largest accepted captured length for the link types this
@@ -221,12 +218,8 @@ impl std::fmt::Display for PcapFileError {
 pub(super) struct PcapFileReader<R> {
     input: R,
     header: FileHeader,
-    /// `buf[start..end]` is read but not yet consumed. Shared: a sharded analysis keeps
-    /// references to the frames in it ([`Self::shared`]) instead of copying them, and a
-    /// buffer still referenced is never written again (the next read goes to another one).
-    buf: Arc<Vec<u8>>,
-    /// Buffers handed out earlier, reused once nobody else holds them.
-    spare: Vec<Arc<Vec<u8>>>,
+    /// `buf[start..end]` is read but not yet consumed.
+    buf: Vec<u8>,
     start: usize,
     end: usize,
     /// Size of each read, at least.
@@ -247,8 +240,7 @@ impl<R: Read> PcapFileReader<R> {
         PcapFileReader {
             input,
             header,
-            buf: Arc::new(vec![0; chunk]),
-            spare: Vec::new(),
+            buf: vec![0; chunk],
             start: 0,
             end: 0,
             chunk,
@@ -266,11 +258,6 @@ impl<R: Read> PcapFileReader<R> {
     /// The captured bytes of the record last returned by [`Self::next_record`].
     pub(super) fn data(&self) -> &[u8] {
         self.buf.get(self.data.0..self.data.1).unwrap_or(&[])
-    }
-
-    /// [`Self::data`] as a shared buffer and the range of the record's bytes in it.
-    pub(super) fn shared(&self) -> (Arc<Vec<u8>>, std::ops::Range<usize>) {
-        (Arc::clone(&self.buf), self.data.0..self.data.1)
     }
 
     fn u32_at(&self, i: usize) -> u32 {
@@ -328,27 +315,7 @@ impl<R: Read> PcapFileReader<R> {
     fn fill(&mut self, need: usize) -> Result<(), PcapFileError> {
         self.data = (0, 0);
         let size = need.max(self.chunk);
-        if Arc::get_mut(&mut self.buf).is_none() {
-            // Frames of this buffer are still held elsewhere: go on in a free one, with the
-            // unconsumed tail copied over.
-            let mut next = match self.spare.iter().position(|b| Arc::strong_count(b) == 1) {
-                Some(i) => self.spare.swap_remove(i),
-                None => Arc::new(Vec::new()),
-            };
-            let tail = self.end - self.start;
-            // Unshared (a spare nobody holds, or a new one): `make_mut` does not copy.
-            let v = Arc::make_mut(&mut next);
-            v.resize(v.len().max(size).max(tail), 0);
-            v[..tail].copy_from_slice(&self.buf[self.start..self.end]);
-            self.end = tail;
-            self.start = 0;
-            let old = std::mem::replace(&mut self.buf, next);
-            if self.spare.len() < MAX_SPARE {
-                self.spare.push(old);
-            }
-        }
-        // Unshared now: `make_mut` does not copy.
-        let buf = Arc::make_mut(&mut self.buf);
+        let buf = &mut self.buf;
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

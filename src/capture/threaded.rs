@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use super::chunked::{Chunk, ChunkEnds, ChunkStop, ClassicFile};
+use super::chunked::{Chunk, ClassicFile};
 use super::{BlockSink, CaptureError, FrameRef, OfflineCapture};
 
 /// Bytes per chunk of a classic pcap file.
@@ -54,6 +54,7 @@ pub enum ReadEvent<T> {
     },
 }
 
+#[derive(Clone)]
 enum Unit {
     Chunk {
         file: usize,
@@ -68,11 +69,7 @@ enum Unit {
 }
 
 enum Msg<T> {
-    Chunk {
-        ends: ChunkEnds,
-        frames: u64,
-        item: T,
-    },
+    Chunk(Chunk<T>),
     Frames {
         frames: u64,
         bytes_read: u64,
@@ -167,11 +164,11 @@ impl<S: BlockSink> ParallelReader<S> {
         let mut receivers = Vec::with_capacity(threads);
         for id in 0..threads {
             let (tx, rx) = mpsc::sync_channel(QUEUED);
-            let mine: Vec<UnitJob> = units
+            let mine: Vec<Unit> = units
                 .iter()
                 .enumerate()
                 .filter(|(u, _)| u % threads == id)
-                .map(|(_, u)| UnitJob::of(u))
+                .map(|(_, u)| u.clone())
                 .collect();
             let mut sink = sink.clone();
             std::thread::Builder::new()
@@ -194,11 +191,6 @@ impl<S: BlockSink> ParallelReader<S> {
             buf: Arc::new(Vec::new()),
             pending: None,
         })
-    }
-
-    /// Reader threads.
-    pub fn threads(&self) -> usize {
-        self.receivers.len()
     }
 
     /// The next event in file order; `None` once every file has ended.
@@ -231,7 +223,7 @@ impl<S: BlockSink> ParallelReader<S> {
                             self.next_unit += 1;
                             return Some(ReadEvent::FileEnd { file, result });
                         }
-                        Ok(Msg::Chunk { .. }) | Err(_) => {
+                        Ok(Msg::Chunk(_)) | Err(_) => {
                             let result = Err(reader_failed(path));
                             self.next_unit += 1;
                             return Some(ReadEvent::FileEnd { file, result });
@@ -246,7 +238,7 @@ impl<S: BlockSink> ParallelReader<S> {
                 } => {
                     let (file, last) = (*file, *last);
                     self.next_unit += 1;
-                    let Ok(Msg::Chunk { ends, frames, item }) = msg else {
+                    let Ok(Msg::Chunk(guess)) = msg else {
                         if self.files[file].ended {
                             continue;
                         }
@@ -260,11 +252,6 @@ impl<S: BlockSink> ParallelReader<S> {
                     if state.ended {
                         continue;
                     }
-                    let guess = Chunk {
-                        out: item,
-                        frames,
-                        ends,
-                    };
                     let Chunk {
                         out: item,
                         frames,
@@ -281,7 +268,11 @@ impl<S: BlockSink> ParallelReader<S> {
                     let end = match ends.stop {
                         Some(stop) => {
                             state.ended = true;
-                            Some(Err(stop_error(classic.path(), stop, state.frames)))
+                            Some(Err(super::offline::classic_error(
+                                classic.path(),
+                                stop,
+                                state.frames,
+                            )))
                         }
                         None if last => Some(Ok(())),
                         None => None,
@@ -310,46 +301,12 @@ fn reader_failed(path: &Path) -> CaptureError {
     }
 }
 
-fn stop_error(path: &Path, stop: ChunkStop, frames: u64) -> CaptureError {
-    match stop {
-        ChunkStop::Truncated => CaptureError::Truncated {
-            path: path.to_path_buf(),
-            frames_read: frames,
-        },
-        other => CaptureError::Read {
-            path: path.to_path_buf(),
-            msg: other.to_string(),
-        },
-    }
-}
-
-/// A unit as a reader thread sees it.
-enum UnitJob {
-    Chunk {
-        classic: Arc<ClassicFile>,
-        range: std::ops::Range<u64>,
-    },
-    Whole(PathBuf),
-}
-
-impl UnitJob {
-    fn of(u: &Unit) -> UnitJob {
-        match u {
-            Unit::Chunk { classic, range, .. } => UnitJob::Chunk {
-                classic: Arc::clone(classic),
-                range: range.clone(),
-            },
-            Unit::Whole { path, .. } => UnitJob::Whole(path.clone()),
-        }
-    }
-}
-
 /// A reader thread: its units in order; stops when the consumer is gone.
-fn read_units<S: BlockSink>(units: &[UnitJob], sink: &mut S, tx: &SyncSender<Msg<S::Out>>) {
+fn read_units<S: BlockSink>(units: &[Unit], sink: &mut S, tx: &SyncSender<Msg<S::Out>>) {
     let mut spare: Vec<Arc<Vec<u8>>> = Vec::new();
     for unit in units {
         let sent = match unit {
-            UnitJob::Chunk { classic, range } => {
+            Unit::Chunk { classic, range, .. } => {
                 let mut buf = match spare.iter().position(|b| Arc::strong_count(b) == 1) {
                     Some(i) => spare.swap_remove(i),
                     None => Arc::new(Vec::new()),
@@ -360,14 +317,9 @@ fn read_units<S: BlockSink>(units: &[UnitJob], sink: &mut S, tx: &SyncSender<Msg
                 if spare.len() < SPARE_BUFFERS {
                     spare.push(buf);
                 }
-                tx.send(Msg::Chunk {
-                    ends: c.ends,
-                    frames: c.frames,
-                    item: c.out,
-                })
-                .is_ok()
+                tx.send(Msg::Chunk(c)).is_ok()
             }
-            UnitJob::Whole(path) => read_whole(path, sink, tx),
+            Unit::Whole { path, .. } => read_whole(path, sink, tx),
         };
         if !sent {
             return;

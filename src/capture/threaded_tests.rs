@@ -86,19 +86,7 @@ fn parallel(files: &[PathBuf], threads: usize, chunk: u64) -> (Got, Vec<String>)
     (got, ends)
 }
 
-/// A little deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Rng;
 
 /// Record payloads; some carry fake record headers that chain like real ones.
 fn payloads(rng: &mut Rng, n: usize) -> Vec<(u32, u32, Vec<u8>, u32)> {

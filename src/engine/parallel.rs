@@ -104,6 +104,21 @@ struct Batch {
     snapshot: bool,
 }
 
+impl Batch {
+    /// Empties the batch for reuse, keeping its buffers' capacity (`watermark` and `now` are
+    /// set by whoever sends it next; the worker still reports this one's watermark).
+    fn reset(&mut self) {
+        self.data.clear();
+        self.chunks.clear();
+        self.bytes = 0;
+        self.frames.clear();
+        self.ticks.clear();
+        self.base = 0;
+        self.finish = false;
+        self.snapshot = false;
+    }
+}
+
 /// Boxed: a record is moved through a channel and two queues on its way out.
 #[derive(Debug)]
 enum Item {
@@ -395,36 +410,6 @@ impl ShardedEngine {
 
     /// Feeds one captured frame (copied; the caller's buffer is free on return).
     pub fn handle_frame(&mut self, frame: &Frame<'_>) {
-        self.dispatch(frame, None);
-    }
-
-    /// Feeds one captured frame that lives in `buf[range]`, a buffer the capture reader no
-    /// longer writes to while it is shared: the shards get the reference, not a copy.
-    pub fn handle_shared_frame(
-        &mut self,
-        ts: Timestamp,
-        linktype: i32,
-        orig_len: u32,
-        buf: Arc<Vec<u8>>,
-        range: std::ops::Range<usize>,
-    ) {
-        let Some(data) = buf.get(range.clone()) else {
-            return;
-        };
-        let frame = Frame {
-            ts,
-            linktype,
-            data,
-            orig_len,
-        };
-        self.dispatch(&frame, Some((&buf, range)));
-    }
-
-    fn dispatch(
-        &mut self,
-        frame: &Frame<'_>,
-        shared: Option<(&Arc<Vec<u8>>, std::ops::Range<usize>)>,
-    ) {
         if self.phase != Phase::Running {
             return;
         }
@@ -435,7 +420,7 @@ impl ShardedEngine {
             Ok(pkt) => {
                 if let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) {
                     let shard = (h % self.inputs.len() as u64) as usize;
-                    self.push(shard, frame, shared);
+                    self.push(shard, frame);
                 }
             }
             Err(_) => self.undecodable += 1,
@@ -594,31 +579,15 @@ impl ShardedEngine {
         s
     }
 
-    fn push(
-        &mut self,
-        shard: usize,
-        frame: &Frame<'_>,
-        shared: Option<(&Arc<Vec<u8>>, std::ops::Range<usize>)>,
-    ) {
+    fn push(&mut self, shard: usize, frame: &Frame<'_>) {
         let b = &mut self.filling[shard];
-        let (chunk, start) = match shared {
-            Some((buf, range)) => {
-                if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, buf)) {
-                    b.chunks.push(Arc::clone(buf));
-                }
-                (b.chunks.len() - 1, range.start)
-            }
-            None => {
-                let start = b.data.len();
-                b.data.extend_from_slice(frame.data);
-                (COPIED, start)
-            }
-        };
+        let start = b.data.len();
+        b.data.extend_from_slice(frame.data);
         b.frames.push(Meta {
             seq: self.seq,
             ts: frame.ts,
             linktype: frame.linktype,
-            chunk,
+            chunk: COPIED,
             start,
             len: frame.data.len(),
             orig_len: frame.orig_len,
@@ -677,14 +646,9 @@ impl ShardedEngine {
         }
         self.queues[w].extend(out.items);
         self.watermarks[w] = self.watermarks[w].max(out.watermark);
-        if let Some(mut b) = out.recycled {
+        // The worker emptied it (`Batch::reset`).
+        if let Some(b) = out.recycled {
             if self.pool.len() < 2 * self.inputs.len() + 2 {
-                b.data.clear();
-                b.chunks.clear();
-                b.bytes = 0;
-                b.frames.clear();
-                b.finish = false;
-                b.snapshot = false;
                 self.pool.push(b);
             }
         }
@@ -820,13 +784,7 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
         }));
         let finish = batch.finish;
         let snapshot = (batch.snapshot && run.is_ok()).then(|| engine.snapshot());
-        batch.snapshot = false;
-        batch.base = 0;
-        batch.ticks.clear();
-        batch.data.clear();
-        batch.chunks.clear();
-        batch.bytes = 0;
-        batch.frames.clear();
+        batch.reset();
         let (summary, error) = match run {
             Ok(s) => (s, None),
             Err(_) => (

@@ -425,20 +425,7 @@ fn idle_flow_state_is_small() {
     assert!(size < 512, "{size} bytes per idle flow");
 }
 
-/// xorshift64: deterministic pseudo-random input for the robustness test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Rng;
 
 #[test]
 fn random_segments_never_panic_and_close_once() {
