@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::capture::{CaptureError, OfflineCapture, ParallelReader, ReadEvent};
-use crate::engine::{Analyzer, Config, Engine};
+use crate::capture::{CaptureError, MappedCapture, OfflineCapture, ParallelReader, ReadEvent};
+use crate::engine::{Analyzer, Config, Engine, ScanEvent};
 use crate::event::{Record, Severity};
 use crate::flow::Limits;
 use crate::options::parse_mandates;
@@ -112,12 +112,20 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
     pub max_flows: usize,
 
-    /// Analysis threads, N or auto. With N > 1 the files are read by N threads (a classic
-    /// pcap file in 2 MiB chunks, other files each whole) and flows are sharded over N
-    /// workers; -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or
-    /// one when the input is under 64 MiB. The records are the same either way.
+    /// Analysis threads, N or auto. With N > 1 flows are sharded over N workers. When every
+    /// file is an uncompressed classic pcap file, each worker reads all of them, mapped into
+    /// memory, and analyses its own flows; otherwise N threads read the files (a classic
+    /// pcap file in 2 MiB chunks, other files each whole) and hand each worker its frames.
+    /// -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or one when
+    /// the input is under 64 MiB. The records are the same either way.
     #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]
     pub jobs: Jobs,
+
+    /// Never map capture files into memory (with -j N > 1): read them with pread instead.
+    /// A mapped file that another program truncates while it is analysed ends smbscope with
+    /// SIGBUS; use this for files a capture tool may cut or reuse meanwhile (tcpdump -C/-W).
+    #[arg(long)]
+    pub no_mmap: bool,
 
     /// Largest SMB message buffered whole, in bytes (larger ones are analysed by their start).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message)]
@@ -214,7 +222,8 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     };
     let progress = Progress::new(&args.files, args.no_progress);
     if let Analyzer::Sharded(e) = &run.engine {
-        run.files_parallel(&args.files, e.jobs(), sink.as_mut(), &progress)?;
+        let mmap = !args.no_mmap;
+        run.files_parallel(&args.files, e.jobs(), mmap, sink.as_mut(), &progress)?;
     } else {
         for path in &args.files {
             run.file(path, sink.as_mut(), &progress)?;
@@ -283,18 +292,41 @@ impl Run {
         Ok(())
     }
 
-    /// Reads `files` with `threads` reader threads into the sharded engine (which the reader
-    /// threads also split frames for).
+    /// Analyses `files` on the sharded engine: every worker walks them itself when they can
+    /// all be mapped (`mmap`); otherwise `threads` reader threads read them (and split the
+    /// frames between the workers).
     fn files_parallel(
         &mut self,
         files: &[PathBuf],
         threads: usize,
+        mmap: bool,
         sink: &mut dyn Sink,
         progress: &Progress,
     ) -> io::Result<()> {
-        let Analyzer::Sharded(engine) = &self.engine else {
+        let Analyzer::Sharded(engine) = &mut self.engine else {
             return Ok(());
         };
+        if let Some(maps) = mmap.then(|| mapped_all(files)).flatten() {
+            engine.scan(maps);
+            loop {
+                let event = match &mut self.engine {
+                    Analyzer::Sharded(e) => e.next_scan_event(),
+                    Analyzer::One(_) => None,
+                };
+                let Some(event) = event else { break };
+                match event {
+                    ScanEvent::Progress { file, bytes } => progress.set(&files[file], bytes),
+                    ScanEvent::FileEnd { file, result } => {
+                        if let Err(e) = result {
+                            self.input_failed(e);
+                        }
+                        progress.done(&files[file]);
+                    }
+                }
+                self.drain(sink)?;
+            }
+            return Ok(());
+        }
         let mut reader = match ParallelReader::start(files, threads, engine.splitter()) {
             Ok(r) => r,
             Err(e) => {
@@ -351,6 +383,16 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// Every file of `files` mapped for the workers to walk ([`MappedCapture`]); `None` when one
+/// of them is not an uncompressed classic pcap file (or cannot be opened): the parallel
+/// reader then reads them all, in order, and reports what is wrong with each.
+fn mapped_all(files: &[PathBuf]) -> Option<Vec<MappedCapture>> {
+    files
+        .iter()
+        .map(|p| MappedCapture::open(p).ok().flatten())
+        .collect()
 }
 
 /// A progress bar on stderr, only when stderr is a terminal and the input is large.

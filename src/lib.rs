@@ -21,7 +21,7 @@
 //!
 //! The core never reads a clock, a socket or a file: time is the capture timestamp, and output is
 //! drained as [`event::Record`]s.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod cli;

@@ -126,16 +126,33 @@ fn truncated_capture_is_a_warning_and_keeps_what_was_read() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let cut: PathBuf = dir.join("cut.pcap");
     std::fs::write(&cut, &bytes[..bytes.len() - 37]).expect("write cut capture");
-    let out = smbscope(&["analyze", "--format", "json", cut.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stderr).contains("warning"),
-        "{}",
-        text(&out.stderr)
-    );
-    let s = text(&out.stdout);
-    assert!(s.contains("\"type\":\"session\""));
-    assert!(s.contains("\"errors\":[\""));
+    let cut = cut.to_str().expect("utf-8");
+    let mut outputs = Vec::new();
+    // One engine, the workers walking the mapped file, and the reader threads.
+    for jobs in [&["-j1"][..], &["-j2"], &["-j2", "--no-mmap"]] {
+        let mut args = vec!["analyze", "--format", "json"];
+        args.extend_from_slice(jobs);
+        args.push(cut);
+        let out = smbscope(&args);
+        assert_eq!(out.status.code(), Some(0), "{jobs:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("warning") && err.contains("truncated"),
+            "{jobs:?}: {err}"
+        );
+        let s = text(&out.stdout);
+        assert!(s.contains("\"type\":\"session\""), "{jobs:?}");
+        assert!(s.contains("\"errors\":[\""), "{jobs:?}");
+        outputs.push((err, s));
+    }
+    for (err, s) in &outputs[1..] {
+        assert_eq!(err, &outputs[0].0, "the same warning");
+        assert_eq!(
+            sorted_lines(s),
+            sorted_lines(&outputs[0].1),
+            "the same records"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -182,9 +199,12 @@ fn capture_runs() -> Vec<Vec<String>> {
     runs
 }
 
+/// `args` (`analyze ...`) with the options `jobs` (`-j2`, `-j2 --no-mmap`) after `analyze`.
 fn json_with_jobs(args: &[String], jobs: &str) -> String {
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
-    a.insert(1, jobs);
+    for (i, opt) in jobs.split_whitespace().enumerate() {
+        a.insert(1 + i, opt);
+    }
     let out = smbscope(&a);
     assert_eq!(out.status.code(), Some(0), "{a:?}: {}", text(&out.stderr));
     text(&out.stdout)
@@ -211,7 +231,8 @@ fn sharded_analysis_gives_the_same_records_as_one_engine() {
     for args in runs.iter().chain(std::iter::once(&all)) {
         let one = json_with_jobs(args, "-j1");
         assert!(one.lines().count() > 1, "{args:?} gave records");
-        for jobs in ["-j2", "-j3"] {
+        // Mapped files that every worker walks, and the reader threads (--no-mmap).
+        for jobs in ["-j2", "-j3", "-j2 --no-mmap"] {
             let many = json_with_jobs(args, jobs);
             assert_eq!(
                 sorted_lines(&one),
@@ -243,11 +264,13 @@ fn sharded_output_does_not_depend_on_thread_timing() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let first = json_with_jobs(&args, "-j2");
-    // tcp445.exposed pairs a QUIC and a TCP connection that land on different shards.
-    assert_eq!(first.matches("\"tcp445.exposed\"").count(), 1, "{first}");
-    for _ in 0..5 {
-        assert_eq!(first, json_with_jobs(&args, "-j2"));
+    for jobs in ["-j2", "-j2 --no-mmap"] {
+        let first = json_with_jobs(&args, jobs);
+        // tcp445.exposed pairs a QUIC and a TCP connection that land on different shards.
+        assert_eq!(first.matches("\"tcp445.exposed\"").count(), 1, "{first}");
+        for _ in 0..5 {
+            assert_eq!(first, json_with_jobs(&args, jobs), "{jobs}");
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct ClassicFile<R = File> {
     path: PathBuf,
     header: FileHeader,
     size: u64,
+    /// The seconds of the first record's time, to guess record starts by ([`resync`]).
+    first_secs: Option<u32>,
 }
 
 /// One chunk, read.
@@ -112,7 +114,9 @@ impl ClassicFile<Vec<u8>> {
     /// A classic pcap file in memory, when its header is one the reader handles.
     pub(crate) fn from_bytes(data: Vec<u8>) -> Option<ClassicFile<Vec<u8>>> {
         let header = FileHeader::parse(&data)?;
+        let first_secs = first_secs(&header, data.get(pcap_file::FILE_HEADER_LEN..));
         Some(ClassicFile {
+            first_secs,
             size: data.len() as u64,
             file: data,
             path: PathBuf::from("(memory)"),
@@ -128,16 +132,18 @@ impl ClassicFile {
     pub(crate) fn open(path: &Path) -> io::Result<Option<ClassicFile>> {
         let file = File::open(path)?;
         let size = file.metadata()?.len();
-        let mut h = [0u8; pcap_file::FILE_HEADER_LEN];
+        let mut h = [0u8; pcap_file::FILE_HEADER_LEN + RECORD_HEADER_LEN];
         let got = read_at_most(&file, &mut h, 0)?;
         let Some(header) = FileHeader::parse(&h[..got]) else {
             return Ok(None);
         };
+        let first_secs = first_secs(&header, h[..got].get(pcap_file::FILE_HEADER_LEN..));
         Ok(Some(ClassicFile {
             file,
             path: path.to_path_buf(),
             header,
             size,
+            first_secs,
         }))
     }
 }
@@ -219,7 +225,7 @@ impl<R: ReadAt> ClassicFile<R> {
         let first = if exact {
             0
         } else {
-            match resync(&self.header, &v[..r.filled], span) {
+            match resync(&self.header, &v[..r.filled], span, self.first_secs) {
                 Some(i) => i,
                 None => return ChunkEnds::none(range.end, None),
             }
@@ -315,6 +321,8 @@ impl Reading<'_> {
         // A step ahead, but not past the chunk's needs unless this record needs it.
         let upto = need.max(self.filled.saturating_add(READ_STEP).min(self.want));
         if v.len() < upto {
+            // Room for the whole chunk at once, rather than growing (and copying) by steps.
+            v.reserve(self.want.max(upto).saturating_sub(v.len()));
             v.resize(upto, 0);
         }
         let n = read_at_most(
@@ -331,14 +339,37 @@ impl Reading<'_> {
     }
 }
 
-/// The first offset below `span` in `buf` where a plausible chain of record headers starts.
-fn resync(header: &FileHeader, buf: &[u8], span: usize) -> Option<usize> {
+/// The first offset below `span` in `buf` where a plausible chain of record headers starts,
+/// or one near it. `near` is a capture time (in seconds) the chunk's records are likely
+/// close to (the file's first record's): the offsets whose seconds field has its top byte,
+/// or the next one (about 194 to 388 days of capture), are tried first, found with `memchr`;
+/// the others only when none of them starts a chain. Any offset found is a guess, which
+/// [`ClassicFile::confirm`] checks.
+fn resync(header: &FileHeader, buf: &[u8], span: usize, near: Option<u32>) -> Option<usize> {
+    let end = span.min(buf.len());
     // Most offsets fail on the captured length alone: test it before the whole chain.
-    (0..span.min(buf.len())).find(|&i| {
+    let starts = |i: usize| {
         buf.get(i..i + RECORD_HEADER_LEN)
             .is_some_and(|h| header.record_header(h).caplen <= MAX_SNAPLEN)
             && plausible_chain(header, buf, i)
-    })
+    };
+    if let Some(secs) = near {
+        // The seconds field's most significant byte: its first in a big-endian file.
+        let top_at = if header.big_endian() { 0 } else { 3 };
+        let top = secs.to_be_bytes()[0];
+        let hay = buf.get(top_at..end.saturating_add(top_at).min(buf.len()));
+        if let Some(i) = hay.and_then(|hay| {
+            memchr::memchr2_iter(top, top.wrapping_add(1), hay).find(|&i| starts(i))
+        }) {
+            return Some(i);
+        }
+    }
+    (0..end).find(|&i| starts(i))
+}
+
+/// The seconds field of the first record, from the bytes after the file header.
+fn first_secs(header: &FileHeader, body: Option<&[u8]>) -> Option<u32> {
+    Some(header.seconds_field(body?.get(..RECORD_HEADER_LEN)?))
 }
 
 fn plausible_chain(header: &FileHeader, buf: &[u8], mut at: usize) -> bool {

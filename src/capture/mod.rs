@@ -16,6 +16,7 @@
 
 mod chunked;
 mod live;
+mod mapped;
 mod offline;
 mod pcap_file;
 mod pcapng;
@@ -24,7 +25,7 @@ mod threaded;
 use std::path::PathBuf;
 
 pub use live::{LiveCapture, LiveOptions, LiveStats, LiveWaker, default_filter, open_live};
-pub use offline::OfflineCapture;
+pub use offline::{MappedCapture, OfflineCapture};
 pub use pcapng::scan_pcapng_secrets;
 pub use threaded::{CHUNK_BYTES, ParallelReader, ReadEvent};
 

@@ -33,6 +33,7 @@ use std::thread::JoinHandle;
 use flate2::read::MultiGzDecoder;
 use pcap::{Capture, Offline, Precision};
 
+use super::mapped::Mapped;
 use super::pcap_file::{self, FileHeader, PcapFileError, PcapFileReader};
 use super::pcapng::{NgReader, Source, to_capture_error};
 use super::{CaptureError, Frame, Timestamp};
@@ -117,22 +118,7 @@ impl OfflineCapture {
         if let Some(hdr) = FileHeader::parse(header).filter(|_| !libpcap_only) {
             // `file` is just past the file header.
             let reader = PcapFileReader::new(file, hdr, pcap_file::DEFAULT_BUFFER);
-            return Ok(OfflineCapture {
-                path: path.to_path_buf(),
-                cap: None,
-                classic: Some(Box::new(reader)),
-                linktype: hdr.linktype(),
-                file_size,
-                progress: Progress::Plain {
-                    estimate: PCAP_FILE_HEADER_LEN,
-                    per_record: PCAP_RECORD_HEADER_LEN,
-                },
-                gunzip: None,
-                fallback: None,
-                pcapng: false,
-                frames: 0,
-                done: false,
-            });
+            return Ok(Self::classic(path, reader, file_size));
         }
         drop(file);
         let cap = Capture::from_file_with_precision(path, Precision::Nano)
@@ -202,6 +188,26 @@ impl OfflineCapture {
                     Ok(()) => open_err(format!("{e} (after gzip decompression)")),
                 })
             }
+        }
+    }
+
+    /// A capture read by the pure-Rust classic pcap reader.
+    fn classic(path: &Path, reader: PcapFileReader<File>, file_size: Option<u64>) -> Self {
+        OfflineCapture {
+            path: path.to_path_buf(),
+            cap: None,
+            linktype: reader.header().linktype(),
+            classic: Some(Box::new(reader)),
+            file_size,
+            progress: Progress::Plain {
+                estimate: PCAP_FILE_HEADER_LEN,
+                per_record: PCAP_RECORD_HEADER_LEN,
+            },
+            gunzip: None,
+            fallback: None,
+            pcapng: false,
+            frames: 0,
+            done: false,
         }
     }
 
@@ -404,6 +410,75 @@ impl OfflineCapture {
             (Progress::Gzip(count), _) => count.load(Ordering::Relaxed),
         };
         self.file_size.map_or(n, |size| n.min(size))
+    }
+}
+
+/// An uncompressed classic pcap file mapped into memory once, for several threads to read
+/// at once, each with its own [`OfflineCapture`] ([`MappedCapture::reader`]) over the same
+/// pages. The file must not be truncated while it is read: see [`super::mapped`].
+#[derive(Debug, Clone)]
+pub struct MappedCapture {
+    path: PathBuf,
+    header: FileHeader,
+    map: Arc<Mapped>,
+    file: Arc<File>,
+    size: u64,
+}
+
+impl MappedCapture {
+    /// Maps `path` when it is a regular, non-empty, uncompressed classic pcap file that the
+    /// pure-Rust reader handles; `Ok(None)` for any other file (gzip, pcapng, headers only
+    /// libpcap reads, pipes), which [`OfflineCapture::open`] reads, or says why it cannot.
+    pub fn open(path: &Path) -> Result<Option<MappedCapture>, CaptureError> {
+        let open_err = |e: io::Error| CaptureError::Open {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        };
+        // Not even opened unless regular: opening a FIFO would wait for a writer, and reading
+        // its header would take bytes from the reader that reads it after all.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return Ok(None);
+        }
+        let Ok(mut file) = File::open(path) else {
+            return Ok(None);
+        };
+        let size = file.metadata().map_err(open_err)?.len();
+        let mut h = [0u8; pcap_file::FILE_HEADER_LEN];
+        let got = read_up_to(&mut file, &mut h).map_err(open_err)?;
+        let Some(header) = FileHeader::parse(&h[..got]) else {
+            return Ok(None);
+        };
+        let Some(map) = Mapped::new(&file, size).map_err(open_err)? else {
+            return Ok(None);
+        };
+        Ok(Some(MappedCapture {
+            path: path.to_path_buf(),
+            header,
+            map: Arc::new(map),
+            file: Arc::new(file),
+            size,
+        }))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's size when mapped.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A reader of the file from its first record: the frames, errors and progress of
+    /// [`OfflineCapture::open`]'s, read in place.
+    pub fn reader(&self) -> Result<OfflineCapture, CaptureError> {
+        let file = self.file.try_clone().map_err(|e| CaptureError::Open {
+            path: self.path.clone(),
+            msg: e.to_string(),
+        })?;
+        let reader = PcapFileReader::mapped(file, self.header, Arc::clone(&self.map));
+        Ok(OfflineCapture::classic(&self.path, reader, Some(self.size)))
     }
 }
 

@@ -23,7 +23,10 @@
 
 use std::io::{self, Read};
 
+use std::sync::Arc;
+
 use super::Timestamp;
+use super::mapped::Mapped;
 use crate::flow::dlt;
 
 /// Size of the classic pcap file header.
@@ -131,6 +134,16 @@ impl FileHeader {
         }
     }
 
+    /// The seconds field of a record header (`h`), as stored.
+    pub(super) fn seconds_field(&self, h: &[u8]) -> u32 {
+        self.u32_at(h, 0)
+    }
+
+    /// Multi-byte fields are big-endian (else little-endian).
+    pub(super) fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+
     /// The 32-bit field at `b[i..i + 4]` in the file's byte order (`b` holds it).
     fn u32_at(&self, b: &[u8], i: usize) -> u32 {
         let v = [b[i], b[i + 1], b[i + 2], b[i + 3]];
@@ -214,12 +227,29 @@ impl std::fmt::Display for PcapFileError {
     }
 }
 
+/// Where [`PcapFileReader`] finds the file's bytes.
+enum Store {
+    /// Read into this buffer, a part at a time.
+    Read(Vec<u8>),
+    /// The whole file, mapped.
+    Mapped(Arc<Mapped>),
+}
+
+impl Store {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Store::Read(v) => v,
+            Store::Mapped(m) => (**m).as_ref(),
+        }
+    }
+}
+
 /// Streams the records of a classic pcap file whose header has been read already.
 pub(super) struct PcapFileReader<R> {
     input: R,
     header: FileHeader,
     /// `buf[start..end]` is read but not yet consumed.
-    buf: Vec<u8>,
+    buf: Store,
     start: usize,
     end: usize,
     /// Size of each read, at least.
@@ -240,7 +270,7 @@ impl<R: Read> PcapFileReader<R> {
         PcapFileReader {
             input,
             header,
-            buf: vec![0; chunk],
+            buf: Store::Read(vec![0; chunk]),
             start: 0,
             end: 0,
             chunk,
@@ -250,6 +280,27 @@ impl<R: Read> PcapFileReader<R> {
         }
     }
 
+    /// A reader of a whole mapped file, parsed in place (`input` is not read).
+    pub(super) fn mapped(input: R, header: FileHeader, map: Arc<Mapped>) -> Self {
+        let end = (*map).as_ref().len();
+        PcapFileReader {
+            input,
+            header,
+            buf: Store::Mapped(map),
+            start: FILE_HEADER_LEN.min(end),
+            end,
+            chunk: RECORD_HEADER_LEN,
+            eof: true,
+            consumed: FILE_HEADER_LEN as u64,
+            data: (0, 0),
+        }
+    }
+
+    /// The file's header.
+    pub(super) fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
     /// Bytes of the file consumed so far (the file header and every record delivered).
     pub(super) fn consumed(&self) -> u64 {
         self.consumed
@@ -257,11 +308,14 @@ impl<R: Read> PcapFileReader<R> {
 
     /// The captured bytes of the record last returned by [`Self::next_record`].
     pub(super) fn data(&self) -> &[u8] {
-        self.buf.get(self.data.0..self.data.1).unwrap_or(&[])
+        self.buf
+            .bytes()
+            .get(self.data.0..self.data.1)
+            .unwrap_or(&[])
     }
 
     fn u32_at(&self, i: usize) -> u32 {
-        self.header.u32_at(&self.buf, i)
+        self.header.u32_at(self.buf.bytes(), i)
     }
 
     /// The next record, `Ok(None)` at a clean end of file (the end falls between records).
@@ -299,7 +353,7 @@ impl<R: Read> PcapFileReader<R> {
         let s = self.start;
         let h = self
             .header
-            .record_header(&self.buf[s..s + RECORD_HEADER_LEN]);
+            .record_header(&self.buf.bytes()[s..s + RECORD_HEADER_LEN]);
         let delivered = h.delivered(&self.header);
         self.data = (s + RECORD_HEADER_LEN, s + RECORD_HEADER_LEN + delivered);
         self.start += len;
@@ -315,7 +369,11 @@ impl<R: Read> PcapFileReader<R> {
     fn fill(&mut self, need: usize) -> Result<(), PcapFileError> {
         self.data = (0, 0);
         let size = need.max(self.chunk);
-        let buf = &mut self.buf;
+        let Store::Read(buf) = &mut self.buf else {
+            // A mapped file is all there from the start.
+            self.eof = true;
+            return Ok(());
+        };
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

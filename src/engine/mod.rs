@@ -117,7 +117,7 @@ pub use analyzer::Analyzer;
 pub use fuzz::{fuzz_frames, fuzz_quic_paths, fuzz_tcp445};
 pub use handler::SmbHandler;
 pub(crate) use handler::{Emitter, Subject};
-pub use parallel::{Prepared, ShardedEngine, Splitter};
+pub use parallel::{Prepared, ScanEvent, ShardedEngine, Splitter};
 
 /// Flows ended per [`Engine::finish_some`] call by the drivers in this crate.
 pub const FINISH_CHUNK: usize = 1024;
@@ -179,6 +179,12 @@ impl Engine {
 
     /// Feeds one captured frame.
     pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        self.handle_decoded(frame, flow::decode(frame.linktype, frame.data).ok());
+    }
+
+    /// [`Engine::handle_frame`] for a frame whose link layer the caller decoded already
+    /// (`None`: it does not decode).
+    pub(crate) fn handle_decoded(&mut self, frame: &Frame<'_>, pkt: Option<flow::Packet<'_>>) {
         self.frames += 1;
         self.bytes += frame.data.len() as u64;
         if frame.ts > self.last_ts {
@@ -187,8 +193,8 @@ impl Engine {
         // Expire first, so a connection that ended (drained after CONNECTION_CLOSE) is gone
         // before a packet reusing its connection IDs arrives.
         self.expire_quic(frame.ts);
-        match flow::decode(frame.linktype, frame.data) {
-            Ok(pkt) => match &pkt.transport {
+        match pkt {
+            Some(pkt) => match &pkt.transport {
                 flow::Transport::Udp {
                     src_port,
                     dst_port,
@@ -201,7 +207,7 @@ impl Engine {
                 }
                 _ => self.table.handle_packet(frame.ts, &pkt),
             },
-            Err(_) => self.undecodable += 1,
+            None => self.undecodable += 1,
         }
         self.table.handler_mut().flush_logons();
     }

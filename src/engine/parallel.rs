@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ use super::exposure::Exposure;
 use super::handler::CrossNote;
 use super::logon::LogonTracker;
 use super::{Config, Engine};
-use crate::capture::{BlockSink, Frame, FrameRef};
+use crate::capture::{BlockSink, CaptureError, Frame, FrameRef, MappedCapture};
 use crate::event::{ConnectionRecord, Record, SessionRecord, Summary};
 use crate::flow::{self, SmbPorts, Transport};
 use crate::rules::Mandates;
@@ -102,6 +102,8 @@ struct Batch {
     finish: bool,
     /// Send back a snapshot of the open connections ([`ShardedEngine::snapshot`]).
     snapshot: bool,
+    /// Walk these files, from frame `base` on ([`ShardedEngine::scan`]).
+    scan: Option<Arc<[MappedCapture]>>,
 }
 
 impl Batch {
@@ -116,6 +118,7 @@ impl Batch {
         self.base = 0;
         self.finish = false;
         self.snapshot = false;
+        self.scan = None;
     }
 }
 
@@ -139,6 +142,87 @@ struct Output {
     error: Option<String>,
     /// The open connections, when the batch asked for them.
     snapshot: Option<Snapshot>,
+    /// News of a walk over mapped files.
+    scan: Option<ScanReport>,
+}
+
+/// What a worker walking mapped files ([`ShardedEngine::scan`]) reports besides records.
+#[derive(Debug)]
+enum ScanReport {
+    /// It has read file `file` up to byte `bytes`.
+    Position { file: usize, bytes: u64 },
+    /// File `file` ended, cleanly or not (worker 0 reports this; every worker reads the same).
+    FileEnd {
+        file: usize,
+        position: u64,
+        result: Result<(), CaptureError>,
+    },
+    /// The walk is over: what the files held (the same for every worker).
+    Done(ScanTotals),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ScanTotals {
+    frames: u64,
+    bytes: u64,
+    undecodable: u64,
+    last_ts: Timestamp,
+}
+
+/// What [`ShardedEngine::next_scan_event`] delivers, in file order.
+#[derive(Debug)]
+pub enum ScanEvent {
+    /// Every worker has read file `file` up to byte `bytes` (for progress).
+    Progress { file: usize, bytes: u64 },
+    /// File `file` is done: every frame was read, or the error that ended it (the frames
+    /// before it were analysed), as [`crate::capture::OfflineCapture`] reports it.
+    FileEnd {
+        file: usize,
+        result: Result<(), CaptureError>,
+    },
+}
+
+/// Frames a walking worker reads between reports to the merger (few in tests, so that the
+/// window below is reached on small captures).
+const SCAN_REPORT_FRAMES: u64 = if cfg!(test) { 8 } else { 2048 };
+/// Records ready for the caller after which [`ShardedEngine::next_scan_event`] returns.
+const SCAN_READY_RECORDS: usize = 1024;
+/// How far (in frames) a walking worker may run ahead of the records the merger has
+/// released, so that a slow consumer or a slow shard holds back the others (bounded memory).
+const SCAN_WINDOW_FRAMES: u64 = if cfg!(test) { 32 } else { 64 * 1024 };
+
+/// The merger's progress as walking workers see it: the frame up to which records are
+/// released, and whether the merger is gone.
+#[derive(Debug, Default)]
+struct Credit {
+    state: Mutex<(u64, bool)>,
+    moved: Condvar,
+}
+
+impl Credit {
+    fn release(&self, upto: u64) {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if upto > g.0 {
+            g.0 = upto;
+            self.moved.notify_all();
+        }
+    }
+
+    fn close(&self) {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        g.1 = true;
+        self.moved.notify_all();
+    }
+
+    /// Waits until frame `seq` is within [`SCAN_WINDOW_FRAMES`] of the released records;
+    /// false when the merger is gone.
+    fn wait(&self, seq: u64) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !g.1 && seq > g.0.saturating_add(SCAN_WINDOW_FRAMES) {
+            g = self.moved.wait(g).unwrap_or_else(PoisonError::into_inner);
+        }
+        !g.1
+    }
 }
 
 /// Open connections and their sessions, as [`Engine::snapshot`] gives them.
@@ -294,6 +378,14 @@ pub struct ShardedEngine {
     phase: Phase,
     /// The last snapshot each shard sent.
     snapshots: Vec<Snapshot>,
+    credit: Arc<Credit>,
+    /// Workers still walking mapped files, and where each is.
+    scanning: Vec<bool>,
+    positions: Vec<(usize, u64)>,
+    /// The slowest worker's position last reported.
+    position: (usize, u64),
+    scan_totals: Option<ScanTotals>,
+    scan_events: VecDeque<ScanEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +412,7 @@ impl ShardedEngine {
         let jobs = jobs.max(2);
         let per_shard = config.limits.max_flows.div_ceil(jobs);
         let (tx, results) = mpsc::channel();
+        let credit = Arc::new(Credit::default());
         let mut inputs = Vec::with_capacity(jobs);
         let mut workers = Vec::with_capacity(jobs);
         for id in 0..jobs {
@@ -327,12 +420,20 @@ impl ShardedEngine {
             shard.limits.max_flows = per_shard.saturating_add(per_shard / 4).max(1);
             let (in_tx, in_rx) = mpsc::sync_channel(QUEUED_BATCHES);
             let out = tx.clone();
+            let credit = Arc::clone(&credit);
             let handle = std::thread::Builder::new()
                 .name(format!("smbscope-shard-{id}"))
                 .spawn(move || {
+                    let walk = Walk {
+                        id,
+                        jobs,
+                        ports: shard.ports.clone(),
+                        quic_ports: shard.quic_ports.clone(),
+                        credit,
+                    };
                     let mut engine = Engine::new(shard);
                     engine.defer_cross_notes();
-                    work(id, engine, &in_rx, &out);
+                    work(&walk, engine, &in_rx, &out);
                 })?;
             inputs.push(Some(in_tx));
             workers.push(handle);
@@ -364,6 +465,12 @@ impl ShardedEngine {
             errors: Vec::new(),
             phase: Phase::Running,
             snapshots: vec![Vec::new(); jobs],
+            credit,
+            scanning: vec![false; jobs],
+            positions: vec![(0, 0); jobs],
+            position: (0, 0),
+            scan_totals: None,
+            scan_events: VecDeque::new(),
         })
     }
 
@@ -406,6 +513,69 @@ impl ShardedEngine {
         self.since_flush = 0;
         self.last_flush = self.last_ts;
         self.collect();
+    }
+
+    /// Analyses `files` (classic pcap files, mapped), the next input in capture order: every
+    /// worker walks them all itself, so frames never cross threads. Each worker decodes every
+    /// frame, analyses those of its shard and advances its clock on the others, which keeps
+    /// idle expiry where one engine has it. Call [`ShardedEngine::next_scan_event`] until it
+    /// gives `None`, draining [`ShardedEngine::poll_record`] after each event; then go on
+    /// as usual (more input, [`ShardedEngine::finish`]).
+    pub fn scan(&mut self, files: Vec<MappedCapture>) {
+        if self.phase != Phase::Running || files.is_empty() {
+            return;
+        }
+        if self.filling.iter().any(|b| !b.frames.is_empty()) {
+            self.flush_all(false);
+        }
+        let files: Arc<[MappedCapture]> = files.into();
+        for shard in 0..self.inputs.len() {
+            let batch = Batch {
+                scan: Some(Arc::clone(&files)),
+                base: self.seq,
+                watermark: self.seq,
+                now: self.last_ts,
+                ..Batch::default()
+            };
+            self.scanning[shard] = !self.ended[shard];
+            self.positions[shard] = (0, 0);
+            self.deliver(shard, batch);
+        }
+        self.position = (0, 0);
+        self.scan_totals = None;
+    }
+
+    /// The next event of the walk [`ShardedEngine::scan`] started, waiting for the workers;
+    /// `None` once every worker has walked every file (the frames are then counted).
+    pub fn next_scan_event(&mut self) -> Option<ScanEvent> {
+        loop {
+            if let Some(ev) = self.scan_events.pop_front() {
+                return Some(ev);
+            }
+            if !self.scanning.iter().any(|&w| w) {
+                if let Some(t) = self.scan_totals.take() {
+                    self.seq += t.frames;
+                    self.bytes += t.bytes;
+                    self.undecodable += t.undecodable;
+                    self.last_ts = self.last_ts.max(t.last_ts);
+                    self.since_flush = 0;
+                    self.last_flush = self.last_ts;
+                }
+                return None;
+            }
+            match self.results.recv() {
+                Ok(out) => {
+                    self.absorb(out);
+                    self.merge();
+                }
+                Err(_) => self.scanning.iter_mut().for_each(|w| *w = false),
+            }
+            if self.scan_events.is_empty() && self.ready.len() >= SCAN_READY_RECORDS {
+                // Records to drain, though nobody moved on in the files.
+                let (file, bytes) = self.position;
+                return Some(ScanEvent::Progress { file, bytes });
+            }
+        }
     }
 
     /// Feeds one captured frame (copied; the caller's buffer is free on return).
@@ -641,6 +811,23 @@ impl ShardedEngine {
 
     fn absorb(&mut self, out: Output) {
         let w = out.worker;
+        match out.scan {
+            None => {}
+            Some(ScanReport::Position { file, bytes }) => self.positions[w] = (file, bytes),
+            Some(ScanReport::FileEnd {
+                file,
+                position,
+                result,
+            }) => {
+                self.positions[w] = (file, position);
+                self.scan_events
+                    .push_back(ScanEvent::FileEnd { file, result });
+            }
+            Some(ScanReport::Done(t)) => {
+                self.scanning[w] = false;
+                self.scan_totals.get_or_insert(t);
+            }
+        }
         if let Some(snap) = out.snapshot {
             self.snapshots[w] = snap;
         }
@@ -662,6 +849,22 @@ impl ShardedEngine {
             self.ended[w] = true;
             self.watermarks[w] = u64::MAX;
             self.inputs[w] = None;
+            self.scanning[w] = false;
+        }
+        if self.scanning.iter().any(|&s| s) {
+            // Progress: where the slowest worker still walking is.
+            let slowest = (0..self.positions.len())
+                .filter(|&i| self.scanning[i])
+                .map(|i| self.positions[i])
+                .min()
+                .unwrap_or(self.position);
+            if slowest > self.position {
+                self.position = slowest;
+                self.scan_events.push_back(ScanEvent::Progress {
+                    file: slowest.0,
+                    bytes: slowest.1,
+                });
+            }
         }
     }
 
@@ -702,6 +905,7 @@ impl ShardedEngine {
     /// Releases every queued item that no shard can precede any more, in (frame, shard) order.
     fn merge(&mut self) {
         let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
+        self.credit.release(low);
         loop {
             let mut best: Option<(u64, usize)> = None;
             for (w, q) in self.queues.iter().enumerate() {
@@ -726,15 +930,135 @@ impl Drop for ShardedEngine {
         for input in &mut self.inputs {
             *input = None;
         }
+        self.credit.close();
+    }
+}
+
+/// What a worker needs to walk mapped files itself.
+struct Walk {
+    id: usize,
+    jobs: usize,
+    ports: SmbPorts,
+    quic_ports: Vec<u16>,
+    credit: Arc<Credit>,
+}
+
+impl Walk {
+    /// Reads every frame of `files` (numbered from `base + 1`), analyses the ones of this
+    /// worker's shard and advances the clock on the others, as one engine would see them;
+    /// reports records every [`SCAN_REPORT_FRAMES`] frames. False when the merger is gone.
+    fn scan(
+        &self,
+        engine: &mut Engine,
+        files: &[MappedCapture],
+        base: u64,
+        out: &Sender<Output>,
+        notes: &mut Vec<CrossNote>,
+    ) -> bool {
+        let mut items = Vec::new();
+        let mut totals = ScanTotals::default();
+        let mut seq = base;
+        let send = |items: &mut Vec<(u64, Item)>, seq: u64, scan: ScanReport| {
+            out.send(Output {
+                worker: self.id,
+                items: std::mem::take(items),
+                watermark: seq,
+                recycled: None,
+                summary: None,
+                error: None,
+                snapshot: None,
+                scan: Some(scan),
+            })
+            .is_ok()
+        };
+        for (file, m) in files.iter().enumerate() {
+            let mut cap = match m.reader() {
+                Ok(c) => c,
+                Err(e) => {
+                    if self.id == 0 {
+                        let end = ScanReport::FileEnd {
+                            file,
+                            position: m.size(),
+                            result: Err(e),
+                        };
+                        if !send(&mut items, seq, end) {
+                            return false;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let result = loop {
+                match cap.next_frame() {
+                    Ok(Some(frame)) => {
+                        seq += 1;
+                        totals.bytes += frame.data.len() as u64;
+                        totals.last_ts = totals.last_ts.max(frame.ts);
+                        let pkt = flow::decode(frame.linktype, frame.data).ok();
+                        let shard = match &pkt {
+                            Some(p) => shard_hash(p, &self.ports, &self.quic_ports)
+                                .map(|h| (h % self.jobs as u64) as usize),
+                            None => {
+                                totals.undecodable += 1;
+                                None
+                            }
+                        };
+                        if shard == Some(self.id) {
+                            engine.handle_decoded(&frame, pkt);
+                        } else {
+                            engine.advance(frame.ts);
+                        }
+                        drain(engine, seq, &mut items, notes);
+                        if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES) {
+                            let at = ScanReport::Position {
+                                file,
+                                bytes: cap.bytes_read(),
+                            };
+                            if !send(&mut items, seq, at) || !self.credit.wait(seq) {
+                                return false;
+                            }
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            };
+            let position = cap.bytes_read();
+            let report = if self.id == 0 {
+                ScanReport::FileEnd {
+                    file,
+                    position,
+                    result,
+                }
+            } else {
+                ScanReport::Position {
+                    file,
+                    bytes: position,
+                }
+            };
+            if !send(&mut items, seq, report) {
+                return false;
+            }
+        }
+        totals.frames = seq - base;
+        send(&mut items, seq, ScanReport::Done(totals))
     }
 }
 
 /// A worker: runs its engine over each batch and reports the tagged records.
-fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Output>) {
+fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Output>) {
+    let id = walk.id;
     let mut notes = Vec::new();
     while let Ok(mut batch) = input.recv() {
         let mut items = Vec::new();
+        let mut gone = false;
         let run = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(files) = batch.scan.take() {
+                gone = !walk.scan(&mut engine, &files, batch.base, out, &mut notes);
+                if gone {
+                    return None;
+                }
+            }
             let mut ticks = batch.ticks.iter().peekable();
             for (i, m) in batch.frames.iter().enumerate() {
                 while let Some(t) = ticks.next_if(|t| t.at <= i) {
@@ -771,6 +1095,7 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
                         summary: None,
                         error: None,
                         snapshot: None,
+                        scan: None,
                     };
                     if out.send(chunk).is_err() {
                         break;
@@ -803,8 +1128,9 @@ fn work(id: usize, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Out
             summary,
             error,
             snapshot,
+            scan: None,
         });
-        if sent.is_err() || failed || finish {
+        if sent.is_err() || failed || finish || gone {
             return;
         }
     }
@@ -898,6 +1224,124 @@ mod tests {
                 payload: &[],
             },
             truncated: false,
+        }
+    }
+
+    fn captures() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+    }
+
+    /// The records of one engine reading `files` in order, sorted, and its summary.
+    fn one_engine(files: &[std::path::PathBuf]) -> (Vec<String>, Summary) {
+        let mut e = Engine::new(Config::default());
+        let mut out = Vec::new();
+        for f in files {
+            let mut cap = crate::capture::OfflineCapture::open(f).expect("opens");
+            while let Ok(Some(frame)) = cap.next_frame() {
+                e.handle_frame(&frame);
+            }
+        }
+        e.finish();
+        while let Some(r) = e.poll_record() {
+            out.push(format!("{r:?}"));
+        }
+        out.sort();
+        (out, e.summary())
+    }
+
+    #[test]
+    fn workers_walking_mapped_files_give_one_engines_records() {
+        let dir = captures();
+        let tmp = std::env::temp_dir().join(format!("smbscope-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("temp dir");
+        let whole = std::fs::read(dir.join("smb311-default.pcap")).expect("capture");
+        let cut = tmp.join("cut.pcap");
+        std::fs::write(&cut, &whole[..whole.len() - 37]).expect("write");
+        let files = vec![
+            dir.join("mixed.pcap"),
+            cut.clone(),
+            dir.join("smb311-sign-gmac.pcap"),
+            dir.join("guest.pcap"),
+        ];
+        let (want, want_sum) = one_engine(&files);
+        for jobs in [2, 3] {
+            let mut e = ShardedEngine::new(Config::default(), jobs).expect("threads");
+            let maps: Vec<MappedCapture> = files
+                .iter()
+                .map(|f| MappedCapture::open(f).expect("opens").expect("maps"))
+                .collect();
+            e.scan(maps);
+            let mut got = Vec::new();
+            let mut ends = Vec::new();
+            let mut last = (0, 0);
+            while let Some(ev) = e.next_scan_event() {
+                match ev {
+                    ScanEvent::Progress { file, bytes } => {
+                        assert!((file, bytes) > last, "progress moves on");
+                        last = (file, bytes);
+                    }
+                    ScanEvent::FileEnd { file, result } => ends.push((file, result)),
+                }
+                // A slow consumer: the workers wait for it (the window is 32 frames here).
+                std::thread::sleep(Duration::from_micros(200));
+                while let Some(r) = e.poll_record() {
+                    got.push(format!("{r:?}"));
+                }
+            }
+            e.finish();
+            while let Some(r) = e.poll_record() {
+                got.push(format!("{r:?}"));
+            }
+            got.sort();
+            assert_eq!(got, want, "-j{jobs}");
+            let sum = e.summary();
+            assert_eq!(sum.frames, want_sum.frames);
+            assert_eq!(sum.bytes, want_sum.bytes);
+            assert_eq!(sum.connections, want_sum.connections);
+            assert_eq!(sum.findings, want_sum.findings);
+            assert!(sum.errors.is_empty(), "{:?}", sum.errors);
+            // Each file ends once, in order; the cut one as one engine's reader ends it.
+            let order: Vec<usize> = ends.iter().map(|(f, _)| *f).collect();
+            assert_eq!(order, vec![0, 1, 2, 3]);
+            let msg = match &ends[1].1 {
+                Err(e @ CaptureError::Truncated { .. }) => e.to_string(),
+                other => panic!("{other:?}"),
+            };
+            let mut cap = crate::capture::OfflineCapture::open(&cut).expect("opens");
+            let mut reader_says = String::new();
+            loop {
+                match cap.next_frame() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        reader_says = e.to_string();
+                        break;
+                    }
+                }
+            }
+            assert_eq!(msg, reader_says);
+            assert!(
+                ends.iter()
+                    .enumerate()
+                    .all(|(i, (_, r))| i == 1 || r.is_ok())
+            );
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn a_dropped_engine_stops_walking_workers() {
+        let mut e = ShardedEngine::new(Config::default(), 2).expect("threads");
+        let map = MappedCapture::open(&captures().join("mixed.pcap"))
+            .expect("opens")
+            .expect("maps");
+        e.scan(vec![map]);
+        // Nobody takes the records: the workers wait at the window, then see the engine go.
+        std::thread::sleep(Duration::from_millis(50));
+        let workers = std::mem::take(&mut e.workers);
+        drop(e);
+        for w in workers {
+            w.join().expect("worker ends");
         }
     }
 
