@@ -436,6 +436,24 @@ pub(super) fn fuzz_compare(data: &[u8]) {
             Err(e) => break e.to_string(),
         }
     };
+    // In place, as the workers walking a mapped file read it.
+    let whole: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(data.to_vec());
+    let mut in_place = pcap_file::PcapFileReader::whole(io::empty(), file.header, whole);
+    let mut got = Vec::new();
+    let end = loop {
+        match in_place.next_record() {
+            Ok(Some(r)) => got.push((r.ts, in_place.data().to_vec(), r.orig_len)),
+            Ok(None) => break String::new(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(got == want, "in place: frames differ");
+    assert_eq!(end, want_end, "in place");
+    assert_eq!(
+        in_place.consumed(),
+        seq.consumed(),
+        "in place: bytes consumed"
+    );
     for chunk in [16, 61, 1000, 70_000] {
         let mut sink = Collect::default();
         let mut buf = Arc::new(Vec::new());

@@ -1,8 +1,8 @@
 //! A capture file mapped into memory, read in place by the threads of a parallel read: no
 //! copy out of the page cache, and no chunk buffers to allocate, fill and recycle.
 //!
-//! This module holds the crate's only `unsafe` code: one call, [`memmap2::Mmap::map`]. It is
-//! unsafe because the bytes of a mapping are the file's: if another process changes the file
+//! This module holds the crate's only `unsafe` code: two calls. The first, [`memmap2::Mmap::map`],
+//! is unsafe because the bytes of a mapping are the file's: if another process changes the file
 //! while it is mapped, the bytes change under the reader, and if it truncates the file, the
 //! pages past the new end no longer exist and touching them raises `SIGBUS`, which ends the
 //! process. The invariant the call relies on: **nobody writes to or truncates the file while
@@ -17,15 +17,29 @@
 //! * truncation cannot be guarded against without a signal handler: `--no-mmap` (and the
 //!   one-thread reader, `-j 1`) read with `pread` instead, for files a capture tool may cut
 //!   while they are read (`tcpdump -W` reuses its ring of files by truncating the oldest).
+//!
+//! The second, `madvise(MADV_DONTNEED)` ([`Mapped::release`]), keeps the process's resident
+//! set small: the pages every reader has gone past are unmapped from this process (they stay
+//! in the page cache). memmap2 marks it unsafe because on a private or anonymous mapping the
+//! bytes would read back as zeros; on this shared file mapping they read back from the file,
+//! unchanged. The invariant it relies on: **no slice into a released range is alive**, which
+//! holds because the caller releases only what every reader has consumed (the records'
+//! bytes are copied out, never kept borrowed).
 
 use std::fs::File;
 use std::io;
+use std::sync::Mutex;
 
 /// A read-only map of a whole regular file.
 #[derive(Debug)]
 pub(crate) struct Mapped {
     map: memmap2::Mmap,
+    /// Bytes from the start already given back ([`Mapped::release`]).
+    released: Mutex<usize>,
 }
+
+/// Pages are given back in steps of this many bytes, a multiple of any page size.
+const RELEASE_STEP: usize = 2 << 20;
 
 impl Mapped {
     /// Maps `file` (a regular file; `None` for any other kind, or an empty one, which
@@ -47,12 +61,89 @@ impl Mapped {
         // Records are read front to back, and each thread reads a part: tell the kernel to
         // read ahead.
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Some(Mapped { map }))
+        Ok(Some(Mapped {
+            map,
+            released: Mutex::new(0),
+        }))
+    }
+
+    /// Every reader has consumed the bytes before `upto`, and no slice into them is alive:
+    /// their pages leave this process's resident set (whole steps of [`RELEASE_STEP`] bytes,
+    /// one step behind `upto`; all of them once `upto` reaches the end). Reading them again
+    /// would fault them in from the page cache.
+    pub(crate) fn release(&self, upto: usize) {
+        let Ok(mut released) = self.released.lock() else {
+            return;
+        };
+        let len = self.map.len();
+        let end = if upto >= len {
+            len
+        } else {
+            (upto.saturating_sub(RELEASE_STEP) / RELEASE_STEP) * RELEASE_STEP
+        };
+        if end <= *released {
+            return;
+        }
+        // SAFETY: the mapping is shared and file-backed (`Mmap::map`), so the released pages
+        // read back unchanged from the file; the caller vouches that no slice into
+        // `released..end` is alive (module documentation). `released` is a multiple of
+        // RELEASE_STEP (so page-aligned) and `end` is within the mapping.
+        #[allow(unsafe_code)]
+        let done = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                *released,
+                end - *released,
+            )
+        };
+        if done.is_ok() {
+            *released = end;
+        }
     }
 }
 
 impl AsRef<[u8]> for Mapped {
     fn as_ref(&self) -> &[u8] {
         &self.map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_pages_read_back_unchanged_and_other_files_are_not_mapped() {
+        let dir = std::env::temp_dir().join(format!("smbscope-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("bytes");
+        let data: Vec<u8> = (0..(9 << 20) + 123).map(|i: u32| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).expect("write");
+        let file = File::open(&path).expect("open");
+        let m = Mapped::new(&file, data.len() as u64)
+            .expect("maps")
+            .expect("a regular file");
+        assert!(m.as_ref() == &data[..]);
+        // One step behind: 6 MiB read gives back the first 4 MiB.
+        m.release(6 << 20);
+        assert_eq!(*m.released.lock().expect("lock"), 4 << 20);
+        m.release(5 << 20);
+        assert_eq!(
+            *m.released.lock().expect("lock"),
+            4 << 20,
+            "never backwards"
+        );
+        assert!(m.as_ref() == &data[..], "read back from the page cache");
+        m.release(u64::MAX as usize);
+        assert_eq!(*m.released.lock().expect("lock"), data.len());
+        assert!(m.as_ref() == &data[..]);
+        // Empty files and directories are not mapped.
+        let empty = dir.join("empty");
+        std::fs::write(&empty, b"").expect("write");
+        let f = File::open(&empty).expect("open");
+        assert!(Mapped::new(&f, 0).expect("no error").is_none());
+        let d = File::open(&dir).expect("open dir");
+        assert!(Mapped::new(&d, 4096).expect("no error").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

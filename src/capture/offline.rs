@@ -470,6 +470,14 @@ impl MappedCapture {
         self.size
     }
 
+    /// Every reader of this file has read past byte `upto` (as [`OfflineCapture::bytes_read`]
+    /// counts), and holds no frame from before it: the pages before it leave the process's
+    /// resident set (they stay in the page cache).
+    pub fn release(&self, upto: u64) {
+        self.map
+            .release(usize::try_from(upto).unwrap_or(usize::MAX));
+    }
+
     /// A reader of the file from its first record: the frames, errors and progress of
     /// [`OfflineCapture::open`]'s, read in place.
     pub fn reader(&self) -> Result<OfflineCapture, CaptureError> {
@@ -477,7 +485,7 @@ impl MappedCapture {
             path: self.path.clone(),
             msg: e.to_string(),
         })?;
-        let reader = PcapFileReader::mapped(file, self.header, Arc::clone(&self.map));
+        let reader = PcapFileReader::whole(file, self.header, self.map.clone());
         Ok(OfflineCapture::classic(&self.path, reader, Some(self.size)))
     }
 }
@@ -685,6 +693,60 @@ mod tests {
         ));
         std::fs::write(&path, bytes).unwrap();
         path
+    }
+
+    #[test]
+    fn mapped_readers_read_what_the_reader_reads_and_other_files_are_left_alone() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let real = std::fs::read(root.join("smb311-default.pcap")).expect("capture");
+        for (name, bytes) in [
+            ("whole", &real[..]),
+            ("cut", &real[..real.len() - 37]),
+            ("header-only", &real[..24]),
+        ] {
+            let path = temp_file(&format!("mapped-{name}"), bytes);
+            let (streamed, want, want_end) = read_all(&path, false);
+            let m = MappedCapture::open(&path).expect("opens").expect("maps");
+            // Two readers of one mapping, each from the start.
+            let mut a = m.reader().expect("reader");
+            let mut b = m.reader().expect("reader");
+            for cap in [&mut a, &mut b] {
+                let mut got = Vec::new();
+                let end = loop {
+                    match cap.next_frame() {
+                        Ok(Some(f)) => got.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len)),
+                        Ok(None) => break None,
+                        Err(e) => break Some(e.to_string()),
+                    }
+                };
+                assert!(got == want, "{name}");
+                assert_eq!(end, want_end, "{name}");
+                assert_eq!(cap.bytes_read(), streamed.bytes_read(), "{name}");
+                assert_eq!(cap.frames_read(), streamed.frames_read(), "{name}");
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        // Not mapped: gzip, pcapng, a missing file, a directory, and a FIFO (not even opened:
+        // that would wait for a writer).
+        let gz = temp_file("mapped-gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+        let ng = temp_file("mapped-ng", &[0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0]);
+        let fifo =
+            std::env::temp_dir().join(format!("smbscope-offline-{}-fifo", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        for p in [&gz, &ng, &root.join("no-such.pcap"), &root] {
+            assert!(
+                MappedCapture::open(p).expect("no error").is_none(),
+                "{}",
+                p.display()
+            );
+        }
+        if made.is_ok_and(|s| s.success()) {
+            assert!(MappedCapture::open(&fifo).expect("no error").is_none());
+        }
+        for p in [&gz, &ng, &fifo] {
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     #[test]

@@ -26,7 +26,6 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::Timestamp;
-use super::mapped::Mapped;
 use crate::flow::dlt;
 
 /// Size of the classic pcap file header.
@@ -231,15 +230,15 @@ impl std::fmt::Display for PcapFileError {
 enum Store {
     /// Read into this buffer, a part at a time.
     Read(Vec<u8>),
-    /// The whole file, mapped.
-    Mapped(Arc<Mapped>),
+    /// The whole file (mapped), parsed in place.
+    Whole(Arc<dyn AsRef<[u8]> + Send + Sync>),
 }
 
 impl Store {
     fn bytes(&self) -> &[u8] {
         match self {
             Store::Read(v) => v,
-            Store::Mapped(m) => (**m).as_ref(),
+            Store::Whole(m) => (**m).as_ref(),
         }
     }
 }
@@ -280,13 +279,17 @@ impl<R: Read> PcapFileReader<R> {
         }
     }
 
-    /// A reader of a whole mapped file, parsed in place (`input` is not read).
-    pub(super) fn mapped(input: R, header: FileHeader, map: Arc<Mapped>) -> Self {
-        let end = (*map).as_ref().len();
+    /// A reader of a whole file's bytes (mapped), parsed in place (`input` is not read).
+    pub(super) fn whole(
+        input: R,
+        header: FileHeader,
+        file: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    ) -> Self {
+        let end = (*file).as_ref().len();
         PcapFileReader {
             input,
             header,
-            buf: Store::Mapped(map),
+            buf: Store::Whole(file),
             start: FILE_HEADER_LEN.min(end),
             end,
             chunk: RECORD_HEADER_LEN,
@@ -370,7 +373,7 @@ impl<R: Read> PcapFileReader<R> {
         self.data = (0, 0);
         let size = need.max(self.chunk);
         let Store::Read(buf) = &mut self.buf else {
-            // A mapped file is all there from the start.
+            // A whole file is all there from the start.
             self.eof = true;
             return Ok(());
         };

@@ -386,6 +386,8 @@ pub struct ShardedEngine {
     position: (usize, u64),
     scan_totals: Option<ScanTotals>,
     scan_events: VecDeque<ScanEvent>,
+    /// The files being walked, to release what every worker has read.
+    scan_files: Option<Arc<[MappedCapture]>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,6 +473,7 @@ impl ShardedEngine {
             position: (0, 0),
             scan_totals: None,
             scan_events: VecDeque::new(),
+            scan_files: None,
         })
     }
 
@@ -543,6 +546,7 @@ impl ShardedEngine {
         }
         self.position = (0, 0);
         self.scan_totals = None;
+        self.scan_files = Some(files);
     }
 
     /// The next event of the walk [`ShardedEngine::scan`] started, waiting for the workers;
@@ -553,6 +557,7 @@ impl ShardedEngine {
                 return Some(ev);
             }
             if !self.scanning.iter().any(|&w| w) {
+                self.scan_files = None;
                 if let Some(t) = self.scan_totals.take() {
                     self.seq += t.frames;
                     self.bytes += t.bytes;
@@ -859,6 +864,16 @@ impl ShardedEngine {
                 .min()
                 .unwrap_or(self.position);
             if slowest > self.position {
+                if let Some(files) = &self.scan_files {
+                    // The frames before it are analysed by every worker: nobody reads those
+                    // bytes again.
+                    for f in files.iter().take(slowest.0) {
+                        f.release(u64::MAX);
+                    }
+                    if let Some(f) = files.get(slowest.0) {
+                        f.release(slowest.1);
+                    }
+                }
                 self.position = slowest;
                 self.scan_events.push_back(ScanEvent::Progress {
                     file: slowest.0,
