@@ -21,6 +21,10 @@
 //!
 //! The core never reads a clock, a socket or a file: time is the capture timestamp, and output is
 //! drained as [`event::Record`]s.
+//!
+//! No `unsafe` code but in `capture/mapped.rs` (mapping a capture file for the parallel
+//! readers, and giving its pages back), which allows it for its two calls and documents their
+//! invariants.
 #![deny(unsafe_code)]
 
 pub mod capture;

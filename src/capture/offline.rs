@@ -6,7 +6,7 @@
 //! That reader reports frames, link types, errors and truncation as libpcap does.
 //!
 //! A gzip file (magic `1f 8b`) is decompressed by a helper thread into an anonymous pipe, and
-//! libpcap opens the pipe's read end as `/dev/fd/N` (this crate forbids `unsafe`, so
+//! libpcap opens the pipe's read end as `/dev/fd/N` (no `unsafe` outside `mapped.rs`, so
 //! `Capture::from_raw_fd` is not an option). libpcap `fopen()`s its own descriptor, so ours is
 //! closed right after the open. When libpcap stops reading early, the helper's next write fails
 //! with `EPIPE` and it ends; a gzip error ends the stream, libpcap sees end of file, and the
