@@ -122,8 +122,9 @@ pub struct AnalyzeArgs {
     pub jobs: Jobs,
 
     /// Never map capture files into memory (with -j N > 1): read them with pread instead.
-    /// A mapped file that another program truncates while it is analysed ends smbscope with
-    /// SIGBUS; use this for files a capture tool may cut or reuse meanwhile (tcpdump -C/-W).
+    /// A mapped file that another program truncates while it is analysed, or whose storage
+    /// fails to read (network file systems), ends smbscope with SIGBUS; use this for files a
+    /// capture tool may cut or reuse meanwhile (tcpdump -C/-W) or on unreliable storage.
     #[arg(long)]
     pub no_mmap: bool,
 

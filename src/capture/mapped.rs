@@ -8,21 +8,25 @@
 //! process. The invariant the call relies on: **nobody writes to or truncates the file while
 //! it is analysed**. What keeps it, and what is left to the user:
 //!
-//! * only regular files are mapped (not pipes, devices or `/proc` files), read-only and
-//!   private to this process, and only for the length the file had when opened: bytes a
-//!   writer appends later are not seen, as with the one-thread reader's first pass;
+//! * only regular files are mapped (not pipes, devices or `/proc` files), read-only (a
+//!   shared mapping: this process never writes to it), and only for the length the file had
+//!   when opened: bytes a writer appends later are not read (the one-thread reader reads on
+//!   to the end it finds, so on a file still being written it may see more frames, and the
+//!   mapped walk may end on a record cut at the old length);
 //! * every byte of the mapping is still parsed as hostile input, bounds-checked against the
 //!   mapping's length, so changed bytes give wrong records at worst, never a read out of
 //!   bounds;
-//! * truncation cannot be guarded against without a signal handler: `--no-mmap` (and the
-//!   one-thread reader, `-j 1`) read with `pread` instead, for files a capture tool may cut
-//!   while they are read (`tcpdump -W` reuses its ring of files by truncating the oldest).
+//! * truncation cannot be guarded against without a signal handler, nor can an I/O error of
+//!   the device under the file (a network file system), which also raises `SIGBUS`:
+//!   `--no-mmap` (and the one-thread reader, `-j 1`) read with `pread` instead, for files a
+//!   capture tool may cut while they are read (`tcpdump -W` reuses its ring of files by
+//!   truncating the oldest) or on unreliable storage.
 //!
 //! The second, `madvise(MADV_DONTNEED)` ([`Mapped::release`]), keeps the process's resident
 //! set small: the pages every reader has gone past are unmapped from this process (they stay
-//! in the page cache). memmap2 marks it unsafe because on a private or anonymous mapping the
-//! bytes would read back as zeros; on this shared file mapping they read back from the file,
-//! unchanged. The invariant it relies on: **no slice into a released range is alive**, which
+//! in the page cache). memmap2 marks it unsafe because on an anonymous private mapping the
+//! bytes would read back as zeros (and a private file mapping would lose what was written to
+//! it); on this shared, never written file mapping they read back from the file, unchanged. The invariant it relies on: **no slice into a released range is alive**, which
 //! holds because the caller releases only what every reader has consumed (the records'
 //! bytes are copied out, never kept borrowed).
 

@@ -58,7 +58,7 @@ pub struct OfflineCapture {
     /// classic pcap reader.
     cap: Option<Capture<Offline>>,
     /// The pure-Rust reader of an uncompressed classic pcap file.
-    classic: Option<Box<PcapFileReader<File>>>,
+    classic: Option<Box<PcapFileReader<ClassicInput>>>,
     linktype: i32,
     file_size: Option<u64>,
     progress: Progress,
@@ -117,7 +117,8 @@ impl OfflineCapture {
         }
         if let Some(hdr) = FileHeader::parse(header).filter(|_| !libpcap_only) {
             // `file` is just past the file header.
-            let reader = PcapFileReader::new(file, hdr, pcap_file::DEFAULT_BUFFER);
+            let reader =
+                PcapFileReader::new(ClassicInput::File(file), hdr, pcap_file::DEFAULT_BUFFER);
             return Ok(Self::classic(path, reader, file_size));
         }
         drop(file);
@@ -192,7 +193,7 @@ impl OfflineCapture {
     }
 
     /// A capture read by the pure-Rust classic pcap reader.
-    fn classic(path: &Path, reader: PcapFileReader<File>, file_size: Option<u64>) -> Self {
+    fn classic(path: &Path, reader: PcapFileReader<ClassicInput>, file_size: Option<u64>) -> Self {
         OfflineCapture {
             path: path.to_path_buf(),
             cap: None,
@@ -413,6 +414,22 @@ impl OfflineCapture {
     }
 }
 
+/// What the pure-Rust classic pcap reader reads from.
+enum ClassicInput {
+    File(File),
+    /// Nothing: the whole file is mapped ([`MappedCapture`]).
+    Mapped,
+}
+
+impl Read for ClassicInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ClassicInput::File(f) => f.read(buf),
+            ClassicInput::Mapped => Ok(0),
+        }
+    }
+}
+
 /// An uncompressed classic pcap file mapped into memory once, for several threads to read
 /// at once, each with its own [`OfflineCapture`] ([`MappedCapture::reader`]) over the same
 /// pages. The file must not be truncated while it is read: see [`super::mapped`].
@@ -421,7 +438,6 @@ pub struct MappedCapture {
     path: PathBuf,
     header: FileHeader,
     map: Arc<Mapped>,
-    file: Arc<File>,
     size: u64,
 }
 
@@ -451,11 +467,11 @@ impl MappedCapture {
         let Some(map) = Mapped::new(&file, size).map_err(open_err)? else {
             return Ok(None);
         };
+        // The mapping outlives the descriptor, which closes here: many files, one fd at most.
         Ok(Some(MappedCapture {
             path: path.to_path_buf(),
             header,
             map: Arc::new(map),
-            file: Arc::new(file),
             size,
         }))
     }
@@ -480,13 +496,9 @@ impl MappedCapture {
 
     /// A reader of the file from its first record: the frames, errors and progress of
     /// [`OfflineCapture::open`]'s, read in place.
-    pub fn reader(&self) -> Result<OfflineCapture, CaptureError> {
-        let file = self.file.try_clone().map_err(|e| CaptureError::Open {
-            path: self.path.clone(),
-            msg: e.to_string(),
-        })?;
-        let reader = PcapFileReader::whole(file, self.header, self.map.clone());
-        Ok(OfflineCapture::classic(&self.path, reader, Some(self.size)))
+    pub fn reader(&self) -> OfflineCapture {
+        let reader = PcapFileReader::whole(ClassicInput::Mapped, self.header, self.map.clone());
+        OfflineCapture::classic(&self.path, reader, Some(self.size))
     }
 }
 
@@ -566,7 +578,7 @@ fn fallback_frame<'a>(
 /// The next frame from the pure-Rust classic pcap reader, with the capture's fields passed one
 /// by one (the frame borrows `reader` only).
 fn classic_frame<'a>(
-    reader: &'a mut PcapFileReader<File>,
+    reader: &'a mut PcapFileReader<ClassicInput>,
     linktype: i32,
     frames: &mut u64,
     done: &mut bool,
@@ -708,8 +720,8 @@ mod tests {
             let (streamed, want, want_end) = read_all(&path, false);
             let m = MappedCapture::open(&path).expect("opens").expect("maps");
             // Two readers of one mapping, each from the start.
-            let mut a = m.reader().expect("reader");
-            let mut b = m.reader().expect("reader");
+            let mut a = m.reader();
+            let mut b = m.reader();
             for cap in [&mut a, &mut b] {
                 let mut got = Vec::new();
                 let end = loop {

@@ -151,10 +151,10 @@ struct Output {
 enum ScanReport {
     /// It has read file `file` up to byte `bytes`.
     Position { file: usize, bytes: u64 },
-    /// File `file` ended, cleanly or not (worker 0 reports this; every worker reads the same).
+    /// File `file` ended, cleanly or not (every worker reads the same); the worker is at the
+    /// start of the next file.
     FileEnd {
         file: usize,
-        position: u64,
         result: Result<(), CaptureError>,
     },
     /// The walk is over: what the files held (the same for every worker).
@@ -183,45 +183,88 @@ pub enum ScanEvent {
 }
 
 /// Frames a walking worker reads between reports to the merger (few in tests, so that the
-/// window below is reached on small captures).
+/// window below is reached on small captures)...
 const SCAN_REPORT_FRAMES: u64 = if cfg!(test) { 8 } else { 2048 };
+/// ...or bytes of the files.
+const SCAN_REPORT_BYTES: u64 = 8 << 20;
 /// Records ready for the caller after which [`ShardedEngine::next_scan_event`] returns.
 const SCAN_READY_RECORDS: usize = 1024;
 /// How far (in frames) a walking worker may run ahead of the records the merger has
 /// released, so that a slow consumer or a slow shard holds back the others (bounded memory).
 const SCAN_WINDOW_FRAMES: u64 = if cfg!(test) { 32 } else { 64 * 1024 };
+/// How far (in bytes of the files) a walking worker may run ahead of the slowest one, so that
+/// the mapped pages between them stay few. More than a report's worth and a record (so the
+/// slowest worker never waits on itself).
+const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 
-/// The merger's progress as walking workers see it: the frame up to which records are
-/// released, and whether the merger is gone.
+/// The merger's progress as walking workers see it.
 #[derive(Debug, Default)]
 struct Credit {
-    state: Mutex<(u64, bool)>,
+    state: Mutex<CreditState>,
     moved: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct CreditState {
+    /// Records are released up to this frame.
+    released: u64,
+    /// The slowest walking worker is this far into the files (bytes, all files counted).
+    slowest: u64,
+    /// The merger is gone.
+    closed: bool,
+}
+
 impl Credit {
-    fn release(&self, upto: u64) {
+    fn update(&self, f: impl FnOnce(&mut CreditState) -> bool) {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if upto > g.0 {
-            g.0 = upto;
+        if f(&mut g) {
             self.moved.notify_all();
         }
     }
 
-    fn close(&self) {
-        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        g.1 = true;
-        self.moved.notify_all();
+    fn release(&self, upto: u64) {
+        self.update(|g| {
+            let moved = upto > g.released;
+            g.released = g.released.max(upto);
+            moved
+        });
     }
 
-    /// Waits until frame `seq` is within [`SCAN_WINDOW_FRAMES`] of the released records;
-    /// false when the merger is gone.
-    fn wait(&self, seq: u64) -> bool {
+    fn slowest_at(&self, at: u64) {
+        self.update(|g| {
+            let moved = at > g.slowest;
+            g.slowest = g.slowest.max(at);
+            moved
+        });
+    }
+
+    /// A new walk starts: nobody is anywhere yet.
+    fn restart(&self) {
+        self.update(|g| {
+            g.slowest = 0;
+            false
+        });
+    }
+
+    fn close(&self) {
+        self.update(|g| {
+            g.closed = true;
+            true
+        });
+    }
+
+    /// Waits until frame `seq` is within [`SCAN_WINDOW_FRAMES`] of the released records and
+    /// byte `at` within [`SCAN_WINDOW_BYTES`] of the slowest worker; false when the merger is
+    /// gone.
+    fn wait(&self, seq: u64, at: u64) -> bool {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while !g.1 && seq > g.0.saturating_add(SCAN_WINDOW_FRAMES) {
+        while !g.closed
+            && (seq > g.released.saturating_add(SCAN_WINDOW_FRAMES)
+                || at > g.slowest.saturating_add(SCAN_WINDOW_BYTES))
+        {
             g = self.moved.wait(g).unwrap_or_else(PoisonError::into_inner);
         }
-        !g.1
+        !g.closed
     }
 }
 
@@ -386,8 +429,12 @@ pub struct ShardedEngine {
     position: (usize, u64),
     scan_totals: Option<ScanTotals>,
     scan_events: VecDeque<ScanEvent>,
-    /// The files being walked, to release what every worker has read.
+    /// The files being walked, to release what every worker has read, and where each
+    /// starts (in bytes of all of them).
     scan_files: Option<Arc<[MappedCapture]>>,
+    scan_starts: Vec<u64>,
+    /// File ends reported by a worker, held until every walking worker is past them.
+    scan_ends: BTreeMap<usize, Result<(), CaptureError>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,6 +521,8 @@ impl ShardedEngine {
             scan_totals: None,
             scan_events: VecDeque::new(),
             scan_files: None,
+            scan_starts: Vec::new(),
+            scan_ends: BTreeMap::new(),
         })
     }
 
@@ -532,6 +581,19 @@ impl ShardedEngine {
             self.flush_all(false);
         }
         let files: Arc<[MappedCapture]> = files.into();
+        self.position = (0, 0);
+        self.scan_totals = None;
+        self.scan_starts = files
+            .iter()
+            .scan(0u64, |at, f| {
+                let start = *at;
+                *at += f.size();
+                Some(start)
+            })
+            .collect();
+        self.scan_ends.clear();
+        self.credit.restart();
+        self.scan_files = Some(Arc::clone(&files));
         for shard in 0..self.inputs.len() {
             let batch = Batch {
                 scan: Some(Arc::clone(&files)),
@@ -544,9 +606,6 @@ impl ShardedEngine {
             self.positions[shard] = (0, 0);
             self.deliver(shard, batch);
         }
-        self.position = (0, 0);
-        self.scan_totals = None;
-        self.scan_files = Some(files);
     }
 
     /// The next event of the walk [`ShardedEngine::scan`] started, waiting for the workers;
@@ -788,8 +847,17 @@ impl ShardedEngine {
     fn deliver(&mut self, shard: usize, batch: Batch) {
         if let Some(input) = &self.inputs[shard] {
             if input.send(batch).is_err() {
-                // The worker stopped; its error arrives through the results channel.
+                // The worker stopped. If it said why, that came through the results channel;
+                // either way it is done, so nobody waits for it.
                 self.inputs[shard] = None;
+                if !self.ended[shard] {
+                    self.ended[shard] = true;
+                    self.watermarks[shard] = u64::MAX;
+                    self.scanning[shard] = false;
+                    self.errors.push(format!(
+                        "internal error: analysis worker {shard} stopped early; its flows are incomplete"
+                    ));
+                }
             }
         }
     }
@@ -819,14 +887,10 @@ impl ShardedEngine {
         match out.scan {
             None => {}
             Some(ScanReport::Position { file, bytes }) => self.positions[w] = (file, bytes),
-            Some(ScanReport::FileEnd {
-                file,
-                position,
-                result,
-            }) => {
-                self.positions[w] = (file, position);
-                self.scan_events
-                    .push_back(ScanEvent::FileEnd { file, result });
+            Some(ScanReport::FileEnd { file, result }) => {
+                self.positions[w] = (file + 1, 0);
+                // Every worker reads the same end: the first report stands.
+                self.scan_ends.entry(file).or_insert(result);
             }
             Some(ScanReport::Done(t)) => {
                 self.scanning[w] = false;
@@ -856,31 +920,52 @@ impl ShardedEngine {
             self.inputs[w] = None;
             self.scanning[w] = false;
         }
-        if self.scanning.iter().any(|&s| s) {
-            // Progress: where the slowest worker still walking is.
-            let slowest = (0..self.positions.len())
-                .filter(|&i| self.scanning[i])
-                .map(|i| self.positions[i])
-                .min()
-                .unwrap_or(self.position);
-            if slowest > self.position {
-                if let Some(files) = &self.scan_files {
-                    // The frames before it are analysed by every worker: nobody reads those
-                    // bytes again.
-                    for f in files.iter().take(slowest.0) {
-                        f.release(u64::MAX);
-                    }
-                    if let Some(f) = files.get(slowest.0) {
-                        f.release(slowest.1);
-                    }
-                }
-                self.position = slowest;
-                self.scan_events.push_back(ScanEvent::Progress {
-                    file: slowest.0,
-                    bytes: slowest.1,
-                });
-            }
+        if self.scan_files.is_some() {
+            self.scan_moved();
         }
+    }
+
+    /// After news from a walking worker: file ends and progress once every worker still
+    /// walking is past them, and the pages they are all past go back to the kernel.
+    fn scan_moved(&mut self) {
+        // Where the slowest worker still walking is (all done: past every file).
+        let slowest = (0..self.positions.len())
+            .filter(|&i| self.scanning[i])
+            .map(|i| self.positions[i])
+            .min()
+            .unwrap_or((usize::MAX, 0));
+        while let Some(entry) = self.scan_ends.first_entry() {
+            if *entry.key() >= slowest.0 {
+                break;
+            }
+            let (file, result) = entry.remove_entry();
+            self.scan_events
+                .push_back(ScanEvent::FileEnd { file, result });
+        }
+        let Some(files) = &self.scan_files else {
+            return;
+        };
+        if slowest.0 >= files.len() {
+            for f in files.iter() {
+                f.release(u64::MAX);
+            }
+            return;
+        }
+        if slowest <= self.position {
+            return;
+        }
+        // The frames before it are analysed by every worker: nobody reads those bytes again.
+        for f in files.iter().take(slowest.0) {
+            f.release(u64::MAX);
+        }
+        files[slowest.0].release(slowest.1);
+        let at = self.scan_starts.get(slowest.0).copied().unwrap_or(0) + slowest.1;
+        self.credit.slowest_at(at);
+        self.position = slowest;
+        self.scan_events.push_back(ScanEvent::Progress {
+            file: slowest.0,
+            bytes: slowest.1,
+        });
     }
 
     /// Releases everything queued from shard `w` (the others are done).
@@ -986,23 +1071,10 @@ impl Walk {
             })
             .is_ok()
         };
+        let mut walked = 0u64;
+        let mut last_report = 0u64;
         for (file, m) in files.iter().enumerate() {
-            let mut cap = match m.reader() {
-                Ok(c) => c,
-                Err(e) => {
-                    if self.id == 0 {
-                        let end = ScanReport::FileEnd {
-                            file,
-                            position: m.size(),
-                            result: Err(e),
-                        };
-                        if !send(&mut items, seq, end) {
-                            return false;
-                        }
-                    }
-                    continue;
-                }
-            };
+            let mut cap = m.reader();
             let result = loop {
                 match cap.next_frame() {
                     Ok(Some(frame)) => {
@@ -1024,12 +1096,14 @@ impl Walk {
                             engine.advance(frame.ts);
                         }
                         drain(engine, seq, &mut items, notes);
-                        if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES) {
-                            let at = ScanReport::Position {
-                                file,
-                                bytes: cap.bytes_read(),
-                            };
-                            if !send(&mut items, seq, at) || !self.credit.wait(seq) {
+                        let bytes = cap.bytes_read();
+                        if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES)
+                            || walked + bytes >= last_report + SCAN_REPORT_BYTES
+                        {
+                            last_report = walked + bytes;
+                            let at = ScanReport::Position { file, bytes };
+                            if !send(&mut items, seq, at) || !self.credit.wait(seq, walked + bytes)
+                            {
                                 return false;
                             }
                         }
@@ -1038,20 +1112,8 @@ impl Walk {
                     Err(e) => break Err(e),
                 }
             };
-            let position = cap.bytes_read();
-            let report = if self.id == 0 {
-                ScanReport::FileEnd {
-                    file,
-                    position,
-                    result,
-                }
-            } else {
-                ScanReport::Position {
-                    file,
-                    bytes: position,
-                }
-            };
-            if !send(&mut items, seq, report) {
+            walked += m.size();
+            if !send(&mut items, seq, ScanReport::FileEnd { file, result }) {
                 return false;
             }
         }
