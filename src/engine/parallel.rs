@@ -1407,6 +1407,36 @@ mod tests {
     }
 
     #[test]
+    fn credit_holds_a_worker_back_by_frames_and_by_bytes_until_the_merger_moves() {
+        let credit = Arc::new(Credit::default());
+        // Within both windows: no wait.
+        assert!(credit.wait(SCAN_WINDOW_FRAMES, SCAN_WINDOW_BYTES));
+        let run = |seq: u64, at: u64| {
+            let c = Arc::clone(&credit);
+            std::thread::spawn(move || c.wait(seq, at))
+        };
+        // Too many frames ahead of the released records.
+        let w = run(SCAN_WINDOW_FRAMES + 10, 0);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!w.is_finished(), "waits for the merger");
+        credit.release(10);
+        assert!(w.join().expect("ends"), "released");
+        // Too far into the files ahead of the slowest worker.
+        let w = run(0, SCAN_WINDOW_BYTES + 5);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!w.is_finished(), "waits for the slowest worker");
+        credit.slowest_at(5);
+        assert!(w.join().expect("ends"));
+        // A new walk starts from nothing; closing frees every waiter, with false.
+        credit.restart();
+        let w = run(0, SCAN_WINDOW_BYTES + 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!w.is_finished());
+        credit.close();
+        assert!(!w.join().expect("ends"), "the merger is gone");
+    }
+
+    #[test]
     fn a_dropped_engine_stops_walking_workers() {
         let mut e = ShardedEngine::new(Config::default(), 2).expect("threads");
         let map = MappedCapture::open(&captures().join("mixed.pcap"))
