@@ -428,25 +428,11 @@ pub(super) fn fuzz_compare(data: &[u8]) {
     };
     let body = data.get(pcap_file::FILE_HEADER_LEN..).unwrap_or_default();
     let mut seq = pcap_file::PcapFileReader::new(body, file.header, pcap_file::DEFAULT_BUFFER);
-    let mut want = Vec::new();
-    let want_end = loop {
-        match seq.next_record() {
-            Ok(Some(r)) => want.push((r.ts, seq.data().to_vec(), r.orig_len)),
-            Ok(None) => break String::new(),
-            Err(e) => break e.to_string(),
-        }
-    };
+    let (want, want_end) = records(&mut seq);
     // In place, as the workers walking a mapped file read it.
     let whole: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(data.to_vec());
     let mut in_place = pcap_file::PcapFileReader::whole(io::empty(), file.header, whole);
-    let mut got = Vec::new();
-    let end = loop {
-        match in_place.next_record() {
-            Ok(Some(r)) => got.push((r.ts, in_place.data().to_vec(), r.orig_len)),
-            Ok(None) => break String::new(),
-            Err(e) => break e.to_string(),
-        }
-    };
+    let (got, end) = records(&mut in_place);
     assert!(got == want, "in place: frames differ");
     assert_eq!(end, want_end, "in place");
     assert_eq!(
@@ -474,6 +460,21 @@ pub(super) fn fuzz_compare(data: &[u8]) {
         assert!(got == want, "chunks of {chunk}: frames differ");
         assert_eq!(end, want_end, "chunks of {chunk}");
     }
+}
+
+/// Every record `r` gives, and how it ended (empty: cleanly), for [`fuzz_compare`].
+fn records<R: io::Read>(
+    r: &mut pcap_file::PcapFileReader<R>,
+) -> (Vec<(crate::wire::Timestamp, Vec<u8>, u32)>, String) {
+    let mut out = Vec::new();
+    let end = loop {
+        match r.next_record() {
+            Ok(Some(rec)) => out.push((rec.ts, r.data().to_vec(), rec.orig_len)),
+            Ok(None) => break String::new(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    (out, end)
 }
 
 /// The frames handed to a sink, for [`fuzz_compare`].

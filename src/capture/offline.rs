@@ -683,6 +683,16 @@ mod tests {
 
     fn read_all(path: &Path, libpcap_only: bool) -> (OfflineCapture, Frames, Option<String>) {
         let mut cap = OfflineCapture::open_with(path, libpcap_only).expect("open");
+        let (frames, end) = frames_of(&mut cap);
+        assert!(
+            cap.next_frame().unwrap().is_none(),
+            "Ok(None) after the end"
+        );
+        (cap, frames, end)
+    }
+
+    /// Every frame `cap` still gives, and how reading ended.
+    fn frames_of(cap: &mut OfflineCapture) -> (Frames, Option<String>) {
         let mut frames = Vec::new();
         let end = loop {
             match cap.next_frame() {
@@ -691,11 +701,7 @@ mod tests {
                 Err(e) => break Some(e.to_string()),
             }
         };
-        assert!(
-            cap.next_frame().unwrap().is_none(),
-            "Ok(None) after the end"
-        );
-        (cap, frames, end)
+        (frames, end)
     }
 
     fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -723,14 +729,7 @@ mod tests {
             let mut a = m.reader();
             let mut b = m.reader();
             for cap in [&mut a, &mut b] {
-                let mut got = Vec::new();
-                let end = loop {
-                    match cap.next_frame() {
-                        Ok(Some(f)) => got.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len)),
-                        Ok(None) => break None,
-                        Err(e) => break Some(e.to_string()),
-                    }
-                };
+                let (got, end) = frames_of(cap);
                 assert!(got == want, "{name}");
                 assert_eq!(end, want_end, "{name}");
                 assert_eq!(cap.bytes_read(), streamed.bytes_read(), "{name}");

@@ -278,9 +278,7 @@ type Snapshot = Vec<(ConnectionRecord, Vec<SessionRecord>)>;
 /// capture order.
 #[derive(Debug, Clone)]
 pub struct Splitter {
-    jobs: usize,
-    ports: SmbPorts,
-    quic_ports: Vec<u16>,
+    sharding: Sharding,
     /// The block being split.
     block: Prepared,
     /// Frames since the last [`Tick`], and the capture time then.
@@ -299,15 +297,29 @@ pub struct Prepared {
 }
 
 impl Splitter {
-    fn new(jobs: usize, ports: SmbPorts, quic_ports: Vec<u16>) -> Splitter {
+    fn new(sharding: Sharding) -> Splitter {
         Splitter {
-            jobs,
-            ports,
-            quic_ports,
-            block: Prepared::empty(jobs, 0),
+            block: Prepared::empty(sharding.jobs, 0),
+            sharding,
             since_tick: 0,
             tick_ts: None,
         }
+    }
+}
+
+/// How frames are shared out between the shards.
+#[derive(Debug, Clone)]
+struct Sharding {
+    jobs: usize,
+    ports: SmbPorts,
+    quic_ports: Vec<u16>,
+}
+
+impl Sharding {
+    /// The shard that analyses `pkt` (by [`shard_hash`]); `None` when no engine would look
+    /// at it.
+    fn shard_of(&self, pkt: &flow::Packet<'_>) -> Option<usize> {
+        shard_hash(pkt, &self.ports, &self.quic_ports).map(|h| (h % self.jobs as u64) as usize)
     }
 }
 
@@ -361,10 +373,10 @@ impl BlockSink for Splitter {
                 return;
             }
         };
-        let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) else {
+        let Some(shard) = self.sharding.shard_of(&pkt) else {
             return;
         };
-        let b = &mut p.batches[(h % self.jobs as u64) as usize];
+        let b = &mut p.batches[shard];
         b.frames.push(Meta {
             seq: p.frames,
             ts: f.ts,
@@ -387,7 +399,7 @@ impl BlockSink for Splitter {
         self.tick_ts = None;
         // The next block is likely as large as this one.
         let frames = usize::try_from(self.block.frames).unwrap_or(0);
-        std::mem::replace(&mut self.block, Prepared::empty(self.jobs, frames))
+        std::mem::replace(&mut self.block, Prepared::empty(self.sharding.jobs, frames))
     }
 }
 
@@ -414,8 +426,7 @@ pub struct ShardedEngine {
     cross_findings: BTreeMap<&'static str, u64>,
     cross_anomalies: BTreeMap<&'static str, u64>,
     mandates: Mandates,
-    ports: SmbPorts,
-    quic_ports: Vec<u16>,
+    sharding: Sharding,
     summaries: Vec<Summary>,
     errors: Vec<String>,
     phase: Phase,
@@ -475,9 +486,11 @@ impl ShardedEngine {
                 .spawn(move || {
                     let walk = Walk {
                         id,
-                        jobs,
-                        ports: shard.ports.clone(),
-                        quic_ports: shard.quic_ports.clone(),
+                        sharding: Sharding {
+                            jobs,
+                            ports: shard.ports.clone(),
+                            quic_ports: shard.quic_ports.clone(),
+                        },
                         credit,
                     };
                     let mut engine = Engine::new(shard);
@@ -508,8 +521,11 @@ impl ShardedEngine {
             cross_findings: BTreeMap::new(),
             cross_anomalies: BTreeMap::new(),
             mandates: config.mandates,
-            ports: config.ports,
-            quic_ports: config.quic_ports,
+            sharding: Sharding {
+                jobs,
+                ports: config.ports,
+                quic_ports: config.quic_ports,
+            },
             summaries: Vec::new(),
             errors: Vec::new(),
             phase: Phase::Running,
@@ -533,11 +549,7 @@ impl ShardedEngine {
 
     /// A splitter for this engine's shards, for [`ShardedEngine::handle_prepared`].
     pub fn splitter(&self) -> Splitter {
-        Splitter::new(
-            self.inputs.len(),
-            self.ports.clone(),
-            self.quic_ports.clone(),
-        )
+        Splitter::new(self.sharding.clone())
     }
 
     /// Feeds a block of frames that a [`Splitter`] of this engine split, the next in capture
@@ -652,8 +664,7 @@ impl ShardedEngine {
         self.last_ts = self.last_ts.max(frame.ts);
         match flow::decode(frame.linktype, frame.data) {
             Ok(pkt) => {
-                if let Some(h) = shard_hash(&pkt, &self.ports, &self.quic_ports) {
-                    let shard = (h % self.inputs.len() as u64) as usize;
+                if let Some(shard) = self.sharding.shard_of(&pkt) {
                     self.push(shard, frame);
                 }
             }
@@ -1037,9 +1048,7 @@ impl Drop for ShardedEngine {
 /// What a worker needs to walk mapped files itself.
 struct Walk {
     id: usize,
-    jobs: usize,
-    ports: SmbPorts,
-    quic_ports: Vec<u16>,
+    sharding: Sharding,
     credit: Arc<Credit>,
 }
 
@@ -1083,8 +1092,7 @@ impl Walk {
                         totals.last_ts = totals.last_ts.max(frame.ts);
                         let pkt = flow::decode(frame.linktype, frame.data).ok();
                         let shard = match &pkt {
-                            Some(p) => shard_hash(p, &self.ports, &self.quic_ports)
-                                .map(|h| (h % self.jobs as u64) as usize),
+                            Some(p) => self.sharding.shard_of(p),
                             None => {
                                 totals.undecodable += 1;
                                 None
