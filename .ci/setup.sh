@@ -32,7 +32,9 @@ if [ ${#need[@]} -gt 0 ]; then
         $SUDO chmod +x "$policy"
         own_policy=1
     fi
-    cleanup() { [ "$own_policy" -eq 1 ] && $SUDO rm -f "$policy"; }
+    # An if, not `[ ] && rm`: as the last command of the EXIT trap, a false test would become
+    # the script's exit status when policy-rc.d was already there (Debian container images).
+    cleanup() { if [ "$own_policy" -eq 1 ]; then $SUDO rm -f "$policy"; fi; }
     trap cleanup EXIT
     echo "wireshark-common wireshark-common/install-setuid boolean false" |
         $SUDO debconf-set-selections 2>/dev/null || true
