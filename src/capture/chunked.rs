@@ -345,7 +345,12 @@ impl Reading<'_> {
 /// or the next one (about 194 to 388 days of capture), are tried first, found with `memchr`;
 /// the others only when none of them starts a chain. Any offset found is a guess, which
 /// [`ClassicFile::confirm`] checks.
-fn resync(header: &FileHeader, buf: &[u8], span: usize, near: Option<u32>) -> Option<usize> {
+pub(super) fn resync(
+    header: &FileHeader,
+    buf: &[u8],
+    span: usize,
+    near: Option<u32>,
+) -> Option<usize> {
     let end = span.min(buf.len());
     // Most offsets fail on the captured length alone: test it before the whole chain.
     let starts = |i: usize| {
@@ -368,7 +373,7 @@ fn resync(header: &FileHeader, buf: &[u8], span: usize, near: Option<u32>) -> Op
 }
 
 /// The seconds field of the first record, from the bytes after the file header.
-fn first_secs(header: &FileHeader, body: Option<&[u8]>) -> Option<u32> {
+pub(super) fn first_secs(header: &FileHeader, body: Option<&[u8]>) -> Option<u32> {
     Some(header.seconds_field(body?.get(..RECORD_HEADER_LEN)?))
 }
 

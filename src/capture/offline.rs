@@ -36,7 +36,8 @@ use pcap::{Capture, Offline, Precision};
 use super::mapped::Mapped;
 use super::pcap_file::{self, FileHeader, PcapFileError, PcapFileReader};
 use super::pcapng::{NgReader, Source, to_capture_error};
-use super::{CaptureError, Frame, Timestamp};
+use super::{CaptureError, Frame};
+use crate::wire::Timestamp;
 
 /// Gzip magic bytes (RFC 1952 section 2.3.1).
 pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -500,6 +501,115 @@ impl MappedCapture {
         let reader = PcapFileReader::whole(ClassicInput::Mapped, self.header, self.map.clone());
         OfflineCapture::classic(&self.path, reader, Some(self.size))
     }
+
+    /// Where the first record is.
+    pub(crate) fn first_record(&self) -> u64 {
+        (pcap_file::FILE_HEADER_LEN as u64).min(self.size)
+    }
+
+    /// Reads the records from byte `from` (a record's start) on, as [`Self::reader`] reads
+    /// them from there, handing each frame to `each` with where its captured bytes start and
+    /// where the record ends (in the file). Stops before the first record at or past `until`,
+    /// unless `until` is the file's end: then at the end of the file, or at the error that
+    /// ends the reading there.
+    pub(crate) fn walk(
+        &self,
+        from: u64,
+        until: u64,
+        mut each: impl FnMut(&Frame<'_>, u64, u64),
+    ) -> WalkStop {
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        let mut r =
+            PcapFileReader::whole_from(ClassicInput::Mapped, self.header, self.map.clone(), from);
+        let linktype = self.header.linktype();
+        loop {
+            let at = r.consumed();
+            if at >= until && until < self.size {
+                return WalkStop {
+                    next: at,
+                    end: None,
+                };
+            }
+            match r.next_record() {
+                Ok(Some(rec)) => {
+                    let frame = Frame {
+                        ts: rec.ts,
+                        linktype,
+                        data: r.data(),
+                        orig_len: rec.orig_len,
+                    };
+                    each(&frame, r.data_start() as u64, r.consumed());
+                }
+                Ok(None) => {
+                    return WalkStop {
+                        next: at,
+                        end: Some(None),
+                    };
+                }
+                Err(e) => {
+                    return WalkStop {
+                        next: at,
+                        end: Some(Some(e)),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The first offset at or after `at`, within `span` bytes, where records seem to start
+    /// (a plausible chain of record headers); `None` when none seems to. A guess, for a
+    /// reader that starts mid-file: check it against where the records before end.
+    pub(crate) fn record_near(&self, at: u64, span: u64) -> Option<u64> {
+        let bytes: &[u8] = (*self.map).as_ref();
+        let from = usize::try_from(at).ok()?;
+        let rest = bytes.get(from..)?;
+        let near =
+            super::chunked::first_secs(&self.header, bytes.get(pcap_file::FILE_HEADER_LEN..));
+        let span = usize::try_from(span).unwrap_or(usize::MAX);
+        super::chunked::resync(&self.header, rest, span, near).map(|i| at + i as u64)
+    }
+
+    /// The frame whose captured bytes are `len` bytes at `data_start` (as
+    /// [`Self::walk`] handed them over).
+    pub(crate) fn frame_at(
+        &self,
+        ts: Timestamp,
+        data_start: u64,
+        len: u32,
+        orig_len: u32,
+    ) -> Frame<'_> {
+        let bytes: &[u8] = (*self.map).as_ref();
+        let data = usize::try_from(data_start)
+            .ok()
+            .and_then(|s| bytes.get(s..s.checked_add(len as usize)?))
+            .unwrap_or_default();
+        Frame {
+            ts,
+            linktype: self.header.linktype(),
+            data,
+            orig_len,
+        }
+    }
+
+    /// How the reading of this file ended where `stop` is, after `frames` frames of it:
+    /// `None` when it did not end there, otherwise what [`OfflineCapture::next_frame`]
+    /// reports (`Ok` at a clean end).
+    pub(crate) fn end_at(&self, stop: &WalkStop, frames: u64) -> Option<Result<(), CaptureError>> {
+        match &stop.end {
+            None => None,
+            Some(None) => Some(Ok(())),
+            Some(Some(e)) => Some(Err(classic_error(&self.path, e, frames))),
+        }
+    }
+}
+
+/// Where [`MappedCapture::walk`] stopped.
+#[derive(Debug, Default)]
+pub(crate) struct WalkStop {
+    /// The next record's offset (the file's bytes consumed).
+    pub(crate) next: u64,
+    /// `None`: stopped at the limit; otherwise the file ended here, cleanly or on an error.
+    end: Option<Option<PcapFileError>>,
 }
 
 impl Drop for OfflineCapture {
@@ -600,13 +710,13 @@ fn classic_frame<'a>(
     *done = true;
     match err {
         None => Ok(None),
-        Some(e) => Err(classic_error(path, e, *frames)),
+        Some(e) => Err(classic_error(path, &e, *frames)),
     }
 }
 
 /// The capture error of the pure-Rust classic pcap reader's (and of its chunked reading)
 /// stopping after `frames` frames of `path`.
-pub(super) fn classic_error(path: &Path, e: PcapFileError, frames: u64) -> CaptureError {
+pub(super) fn classic_error(path: &Path, e: &PcapFileError, frames: u64) -> CaptureError {
     match e {
         PcapFileError::Truncated => CaptureError::Truncated {
             path: path.to_path_buf(),

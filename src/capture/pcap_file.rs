@@ -285,16 +285,28 @@ impl<R: Read> PcapFileReader<R> {
         header: FileHeader,
         file: Arc<dyn AsRef<[u8]> + Send + Sync>,
     ) -> Self {
+        Self::whole_from(input, header, file, FILE_HEADER_LEN)
+    }
+
+    /// [`Self::whole`], reading from byte `from` of the file on: a record's start, for the
+    /// same records and errors from there as a reader from the first record gives.
+    pub(super) fn whole_from(
+        input: R,
+        header: FileHeader,
+        file: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        from: usize,
+    ) -> Self {
         let end = (*file).as_ref().len();
+        let start = from.clamp(FILE_HEADER_LEN.min(end), end);
         PcapFileReader {
             input,
             header,
             buf: Store::Whole(file),
-            start: FILE_HEADER_LEN.min(end),
+            start,
             end,
             chunk: RECORD_HEADER_LEN,
             eof: true,
-            consumed: FILE_HEADER_LEN as u64,
+            consumed: start as u64,
             data: (0, 0),
         }
     }
@@ -307,6 +319,12 @@ impl<R: Read> PcapFileReader<R> {
     /// Bytes of the file consumed so far (the file header and every record delivered).
     pub(super) fn consumed(&self) -> u64 {
         self.consumed
+    }
+
+    /// Where the captured bytes of the record last returned by [`Self::next_record`] start,
+    /// in the file (meaningful for a whole-file reader, whose buffer is the file).
+    pub(super) fn data_start(&self) -> usize {
+        self.data.0
     }
 
     /// The captured bytes of the record last returned by [`Self::next_record`].

@@ -270,7 +270,7 @@ impl<S: BlockSink> ParallelReader<S> {
                             state.ended = true;
                             Some(Err(super::offline::classic_error(
                                 classic.path(),
-                                stop,
+                                &stop,
                                 state.frames,
                             )))
                         }

@@ -33,7 +33,7 @@ use super::exposure::Exposure;
 use super::handler::CrossNote;
 use super::logon::LogonTracker;
 use super::{Config, Engine};
-use crate::capture::{BlockSink, CaptureError, Frame, FrameRef, MappedCapture};
+use crate::capture::{BlockSink, CaptureError, Frame, FrameRef, MappedCapture, WalkStop};
 use crate::event::{ConnectionRecord, Record, SessionRecord, Summary};
 use crate::flow::{self, SmbPorts, Transport};
 use crate::rules::Mandates;
@@ -103,7 +103,7 @@ struct Batch {
     /// Send back a snapshot of the open connections ([`ShardedEngine::snapshot`]).
     snapshot: bool,
     /// Walk these files, from frame `base` on ([`ShardedEngine::scan`]).
-    scan: Option<Arc<[MappedCapture]>>,
+    scan: Option<Arc<Scan>>,
 }
 
 impl Batch {
@@ -197,7 +197,65 @@ const SCAN_WINDOW_FRAMES: u64 = if cfg!(test) { 32 } else { 64 * 1024 };
 /// slowest worker never waits on itself).
 const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 
-/// The merger's progress as walking workers see it.
+/// Bytes of a file that one worker walks in its turn (the workers take the blocks of the
+/// files in turn, and share what they find; few in tests, so that small captures span many
+/// blocks).
+const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 1 << 20 };
+/// Rounds of blocks a worker walks ahead of the block it analyses, so that the others seldom
+/// wait for its blocks.
+const SCAN_AHEAD: u64 = 2;
+
+/// Files for the workers to walk ([`ShardedEngine::scan`]), and who walks them.
+#[derive(Debug)]
+struct Scan {
+    files: Arc<[MappedCapture]>,
+    /// The walking workers: block `k` of the walk is walked by `walkers[k % len]`.
+    walkers: Vec<usize>,
+}
+
+/// What one frame of a walked block is for the shards.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Its link layer does not decode.
+    Undecodable,
+    /// No shard analyses it.
+    Ignored,
+    /// Shard `0`'s, decoded (`None`: the decoded packet could not be kept; decode again).
+    Shard(usize, Option<flow::Detached>),
+}
+
+/// A frame of a walked block: where it is in the mapped file, and whose it is.
+#[derive(Debug, Clone, Copy)]
+struct Walked {
+    ts: Timestamp,
+    /// Where its captured bytes start, and where its record ends, in the file.
+    data: u64,
+    end: u64,
+    len: u32,
+    orig_len: u32,
+    seen: Seen,
+}
+
+/// The frames of one block of a mapped file, walked by one worker for all of them.
+#[derive(Debug)]
+struct Block {
+    /// Where the walk started: the first record the worker found in the block (a guess,
+    /// except in a file's first block), `None` if it found none.
+    from: Option<u64>,
+    frames: Vec<Walked>,
+    stop: WalkStop,
+}
+
+/// What [`Credit::take`] found.
+enum Taken {
+    Block(Arc<Block>),
+    /// The worker that was to walk it is gone: walk it yourself.
+    Orphan,
+    /// The merger is gone.
+    Closed,
+}
+
+/// The merger's progress, and the blocks walked so far, as walking workers see them.
 #[derive(Debug, Default)]
 struct Credit {
     state: Mutex<CreditState>,
@@ -212,6 +270,27 @@ struct CreditState {
     slowest: u64,
     /// The merger is gone.
     closed: bool,
+    /// Walked blocks by number, kept until every walking worker has analysed them.
+    blocks: BTreeMap<u64, Arc<Block>>,
+    /// Per worker: the blocks before this one it has analysed (`None`: not walking).
+    analysed: Vec<Option<u64>>,
+    /// Per worker: it stopped during the walk, and will walk no more blocks.
+    gone: Vec<bool>,
+}
+
+impl CreditState {
+    fn prune(&mut self) {
+        let low = self
+            .analysed
+            .iter()
+            .flatten()
+            .copied()
+            .min()
+            .unwrap_or(u64::MAX);
+        while self.blocks.first_key_value().is_some_and(|(&k, _)| k < low) {
+            self.blocks.pop_first();
+        }
+    }
 }
 
 impl Credit {
@@ -238,11 +317,70 @@ impl Credit {
         });
     }
 
-    /// A new walk starts: nobody is anywhere yet.
-    fn restart(&self) {
+    /// A new walk by `walkers` (of `jobs` workers) starts: nobody is anywhere yet.
+    fn restart(&self, walkers: &[usize], jobs: usize) {
         self.update(|g| {
             g.slowest = 0;
+            g.blocks.clear();
+            g.analysed = vec![None; jobs];
+            for &w in walkers {
+                if let Some(a) = g.analysed.get_mut(w) {
+                    *a = Some(0);
+                }
+            }
+            g.gone = vec![false; jobs];
             false
+        });
+    }
+
+    /// Worker `w` walked block `k` for everyone.
+    fn publish(&self, k: u64, block: Block) {
+        self.update(|g| {
+            g.blocks.insert(k, Arc::new(block));
+            true
+        });
+    }
+
+    /// Block `k`, walked by worker `owner`, once it is there.
+    fn take(&self, k: u64, owner: usize) -> Taken {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if g.closed {
+                return Taken::Closed;
+            }
+            if let Some(b) = g.blocks.get(&k) {
+                return Taken::Block(Arc::clone(b));
+            }
+            if g.gone.get(owner).is_none_or(|&gone| gone) {
+                return Taken::Orphan;
+            }
+            g = self.moved.wait(g).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Worker `w` has analysed the blocks before `upto`: those every walking worker has
+    /// analysed are dropped.
+    fn analysed(&self, w: usize, upto: u64) {
+        self.update(|g| {
+            if let Some(Some(a)) = g.analysed.get_mut(w) {
+                *a = (*a).max(upto);
+            }
+            g.prune();
+            false
+        });
+    }
+
+    /// Worker `w` stopped during the walk: nobody waits for its blocks or keeps blocks for it.
+    fn abandon(&self, w: usize) {
+        self.update(|g| {
+            if let Some(gone) = g.gone.get_mut(w) {
+                *gone = true;
+            }
+            if let Some(a) = g.analysed.get_mut(w) {
+                *a = None;
+            }
+            g.prune();
+            true
         });
     }
 
@@ -579,10 +717,12 @@ impl ShardedEngine {
         self.collect();
     }
 
-    /// Analyses `files` (classic pcap files, mapped), the next input in capture order: every
-    /// worker walks them all itself, so frames never cross threads. Each worker decodes every
-    /// frame, analyses those of its shard and advances its clock on the others, which keeps
-    /// idle expiry where one engine has it. Call [`ShardedEngine::next_scan_event`] until it
+    /// Analyses `files` (classic pcap files, mapped), the next input in capture order: the
+    /// workers read them themselves, so frames never cross threads. They take the files'
+    /// blocks ([`SCAN_BLOCK`] bytes) in turn: one walks a block's records, decodes their link
+    /// layer and finds each frame's shard, for all of them. Every worker then goes through
+    /// every block in order, analyses the frames of its shard and advances its clock on the
+    /// others, which keeps idle expiry where one engine has it. Call [`ShardedEngine::next_scan_event`] until it
     /// gives `None`, draining [`ShardedEngine::poll_record`] after each event; then go on
     /// as usual (more input, [`ShardedEngine::finish`]).
     pub fn scan(&mut self, files: Vec<MappedCapture>) {
@@ -604,11 +744,13 @@ impl ShardedEngine {
             })
             .collect();
         self.scan_ends.clear();
-        self.credit.restart();
+        let walkers: Vec<usize> = (0..self.inputs.len()).filter(|&w| !self.ended[w]).collect();
+        self.credit.restart(&walkers, self.inputs.len());
         self.scan_files = Some(Arc::clone(&files));
+        let scan = Arc::new(Scan { files, walkers });
         for shard in 0..self.inputs.len() {
             let batch = Batch {
-                scan: Some(Arc::clone(&files)),
+                scan: Some(Arc::clone(&scan)),
                 base: self.seq,
                 watermark: self.seq,
                 now: self.last_ts,
@@ -861,6 +1003,7 @@ impl ShardedEngine {
                 // The worker stopped. If it said why, that came through the results channel;
                 // either way it is done, so nobody waits for it.
                 self.inputs[shard] = None;
+                self.credit.abandon(shard);
                 if !self.ended[shard] {
                     self.ended[shard] = true;
                     self.watermarks[shard] = u64::MAX;
@@ -930,6 +1073,7 @@ impl ShardedEngine {
             self.watermarks[w] = u64::MAX;
             self.inputs[w] = None;
             self.scanning[w] = false;
+            self.credit.abandon(w);
         }
         if self.scan_files.is_some() {
             self.scan_moved();
@@ -1053,17 +1197,31 @@ struct Walk {
 }
 
 impl Walk {
-    /// Reads every frame of `files` (numbered from `base + 1`), analyses the ones of this
-    /// worker's shard and advances the clock on the others, as one engine would see them;
-    /// reports records every [`SCAN_REPORT_FRAMES`] frames. False when the merger is gone.
+    /// Goes through every frame of `scan`'s files (numbered from `base + 1`), analyses the
+    /// ones of this worker's shard and advances the clock on the others, as one engine would
+    /// see them; reports records every [`SCAN_REPORT_FRAMES`] frames. Walks its share of the
+    /// blocks for the other workers on the way. False when the merger is gone.
     fn scan(
         &self,
         engine: &mut Engine,
-        files: &[MappedCapture],
+        scan: &Scan,
         base: u64,
         out: &Sender<Output>,
         notes: &mut Vec<CrossNote>,
     ) -> bool {
+        let files = &scan.files;
+        let Some(slot) = scan.walkers.iter().position(|&w| w == self.id) else {
+            return true;
+        };
+        let n = scan.walkers.len() as u64;
+        // Block numbers: file `f` has blocks `starts[f]..starts[f + 1]`.
+        let starts: Vec<u64> = std::iter::once(0)
+            .chain(files.iter().scan(0u64, |at, m| {
+                *at += blocks_of(m);
+                Some(*at)
+            }))
+            .collect();
+        let total = starts.last().copied().unwrap_or(0);
         let mut items = Vec::new();
         let mut totals = ScanTotals::default();
         let mut seq = base;
@@ -1080,46 +1238,86 @@ impl Walk {
             })
             .is_ok()
         };
+        // The next block this worker walks for all.
+        let mut next_walk = slot as u64;
         let mut walked = 0u64;
         let mut last_report = 0u64;
         for (file, m) in files.iter().enumerate() {
-            let mut cap = m.reader();
-            let result = loop {
-                match cap.next_frame() {
-                    Ok(Some(frame)) => {
-                        seq += 1;
-                        totals.bytes += frame.data.len() as u64;
-                        totals.last_ts = totals.last_ts.max(frame.ts);
-                        let pkt = flow::decode(frame.linktype, frame.data).ok();
-                        let shard = match &pkt {
-                            Some(p) => self.sharding.shard_of(p),
-                            None => {
-                                totals.undecodable += 1;
-                                None
-                            }
-                        };
-                        if shard == Some(self.id) {
+            let (first, after) = (starts[file], starts[file + 1]);
+            // Where the next record starts, and the frames of the file so far.
+            let mut at = m.first_record();
+            let mut in_file = 0u64;
+            // A file of a header only ends cleanly, with no block.
+            let mut result = Ok(());
+            for k in first..after {
+                while next_walk < total && next_walk < k + n * SCAN_AHEAD {
+                    self.credit
+                        .publish(next_walk, self.walk_numbered(files, &starts, next_walk));
+                    next_walk += n;
+                }
+                let owner = scan.walkers[(k % n) as usize];
+                let shared = match self.credit.take(k, owner) {
+                    Taken::Block(b) => Some(b),
+                    Taken::Orphan => None,
+                    Taken::Closed => return false,
+                };
+                let own;
+                let block = match &shared {
+                    // It starts where the block before ended: its records are the file's.
+                    Some(b) if b.from == Some(at) => b.as_ref(),
+                    // The guess was wrong (or nobody walked it): walk it again from there.
+                    _ => {
+                        own = self.walk(m, at, block_end(m, k - first));
+                        &own
+                    }
+                };
+                for w in &block.frames {
+                    seq += 1;
+                    in_file += 1;
+                    totals.bytes += u64::from(w.len);
+                    totals.last_ts = totals.last_ts.max(w.ts);
+                    match w.seen {
+                        Seen::Shard(shard, pkt) if shard == self.id => {
+                            let frame = m.frame_at(w.ts, w.data, w.len, w.orig_len);
+                            let pkt = match pkt {
+                                Some(p) => Some(p.attach(frame.data)),
+                                None => flow::decode(frame.linktype, frame.data).ok(),
+                            };
                             engine.handle_decoded(&frame, pkt);
-                        } else {
-                            engine.advance(frame.ts);
                         }
-                        drain(engine, seq, &mut items, notes);
-                        let bytes = cap.bytes_read();
-                        if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES)
-                            || walked + bytes >= last_report + SCAN_REPORT_BYTES
+                        Seen::Undecodable => {
+                            totals.undecodable += 1;
+                            engine.advance(w.ts);
+                        }
+                        _ => engine.advance(w.ts),
+                    }
+                    drain(engine, seq, &mut items, notes);
+                    if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES)
+                        || walked + w.end >= last_report + SCAN_REPORT_BYTES
+                    {
+                        last_report = walked + w.end;
+                        let report = ScanReport::Position { file, bytes: w.end };
+                        if !send(&mut items, seq, report) || !self.credit.wait(seq, walked + w.end)
                         {
-                            last_report = walked + bytes;
-                            let at = ScanReport::Position { file, bytes };
-                            if !send(&mut items, seq, at) || !self.credit.wait(seq, walked + bytes)
-                            {
-                                return false;
-                            }
+                            return false;
                         }
                     }
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(e),
                 }
-            };
+                at = block.stop.next;
+                let end = m.end_at(&block.stop, in_file);
+                drop(shared);
+                if let Some(end) = end {
+                    // Nothing after this is read (the blocks left are the file's last ones
+                    // after an error): nobody walks them, and nobody waits for them.
+                    result = end;
+                    self.credit.analysed(self.id, after);
+                    if next_walk < after {
+                        next_walk = after + (slot as u64 + n - after % n) % n;
+                    }
+                    break;
+                }
+                self.credit.analysed(self.id, k + 1);
+            }
             walked += m.size();
             if !send(&mut items, seq, ScanReport::FileEnd { file, result }) {
                 return false;
@@ -1128,6 +1326,77 @@ impl Walk {
         totals.frames = seq - base;
         send(&mut items, seq, ScanReport::Done(totals))
     }
+
+    /// Walks block `k` of the walk for everyone: from where records seem to start in it (from
+    /// the first record, in a file's first block).
+    fn walk_numbered(&self, files: &[MappedCapture], starts: &[u64], k: u64) -> Block {
+        let file = starts.partition_point(|&s| s <= k).saturating_sub(1);
+        let Some(m) = files.get(file) else {
+            return Block {
+                from: None,
+                frames: Vec::new(),
+                stop: WalkStop::default(),
+            };
+        };
+        let i = k - starts[file];
+        let begin = m.first_record() + i * SCAN_BLOCK;
+        let from = if i == 0 {
+            Some(begin)
+        } else {
+            m.record_near(begin, SCAN_BLOCK)
+        };
+        match from {
+            Some(from) => self.walk(m, from, block_end(m, i)),
+            None => Block {
+                from: None,
+                frames: Vec::new(),
+                stop: WalkStop::default(),
+            },
+        }
+    }
+
+    /// Reads the records of `m` from `from` (a record start) until `until`, decoding each
+    /// frame's link layer to find its shard.
+    fn walk(&self, m: &MappedCapture, from: u64, until: u64) -> Block {
+        let mut frames = Vec::new();
+        let stop = m.walk(from, until, |frame, data, end| {
+            let seen = match flow::decode(frame.linktype, frame.data) {
+                Err(_) => Seen::Undecodable,
+                Ok(pkt) => match self.sharding.shard_of(&pkt) {
+                    None => Seen::Ignored,
+                    Some(shard) => Seen::Shard(shard, pkt.detach(frame.data)),
+                },
+            };
+            frames.push(Walked {
+                ts: frame.ts,
+                data,
+                end,
+                len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
+                orig_len: frame.orig_len,
+                seen,
+            });
+        });
+        Block {
+            from: Some(from),
+            frames,
+            stop,
+        }
+    }
+}
+
+/// The blocks of [`SCAN_BLOCK`] bytes that `m`'s records span (none for a header only).
+fn blocks_of(m: &MappedCapture) -> u64 {
+    m.size()
+        .saturating_sub(m.first_record())
+        .div_ceil(SCAN_BLOCK)
+}
+
+/// Where block `i` of `m` ends: a walk of it stops at the first record from there on (the
+/// last block's, at the end of the file).
+fn block_end(m: &MappedCapture, i: u64) -> u64 {
+    m.first_record()
+        .saturating_add((i + 1).saturating_mul(SCAN_BLOCK))
+        .min(m.size())
 }
 
 /// A worker: runs its engine over each batch and reports the tagged records.
@@ -1138,8 +1407,8 @@ fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<O
         let mut items = Vec::new();
         let mut gone = false;
         let run = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(files) = batch.scan.take() {
-                gone = !walk.scan(&mut engine, &files, batch.base, out, &mut notes);
+            if let Some(scan) = batch.scan.take() {
+                gone = !walk.scan(&mut engine, &scan, batch.base, out, &mut notes);
                 if gone {
                     return None;
                 }
@@ -1192,6 +1461,10 @@ fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<O
                 None
             }
         }));
+        if run.is_err() {
+            // Walking workers must not wait for the blocks this one would have walked.
+            walk.credit.abandon(id);
+        }
         let finish = batch.finish;
         let snapshot = (batch.snapshot && run.is_ok()).then(|| engine.snapshot());
         batch.reset();
@@ -1334,6 +1607,42 @@ mod tests {
         (out, e.summary())
     }
 
+    type FileEnd = (usize, Result<(), CaptureError>);
+
+    /// Records (sorted), summary and file ends of `jobs` workers walking `files`, with a
+    /// slow consumer.
+    fn walked(files: &[std::path::PathBuf], jobs: usize) -> (Vec<String>, Summary, Vec<FileEnd>) {
+        let mut e = ShardedEngine::new(Config::default(), jobs).expect("threads");
+        let maps: Vec<MappedCapture> = files
+            .iter()
+            .map(|f| MappedCapture::open(f).expect("opens").expect("maps"))
+            .collect();
+        e.scan(maps);
+        let mut got = Vec::new();
+        let mut ends = Vec::new();
+        let mut last = (0, 0);
+        while let Some(ev) = e.next_scan_event() {
+            match ev {
+                ScanEvent::Progress { file, bytes } => {
+                    assert!((file, bytes) > last, "progress moves on");
+                    last = (file, bytes);
+                }
+                ScanEvent::FileEnd { file, result } => ends.push((file, result)),
+            }
+            // A slow consumer: the workers wait for it (the window is 32 frames here).
+            std::thread::sleep(Duration::from_micros(200));
+            while let Some(r) = e.poll_record() {
+                got.push(format!("{r:?}"));
+            }
+        }
+        e.finish();
+        while let Some(r) = e.poll_record() {
+            got.push(format!("{r:?}"));
+        }
+        got.sort();
+        (got, e.summary(), ends)
+    }
+
     #[test]
     fn workers_walking_mapped_files_give_one_engines_records() {
         let dir = captures();
@@ -1350,36 +1659,8 @@ mod tests {
         ];
         let (want, want_sum) = one_engine(&files);
         for jobs in [2, 3] {
-            let mut e = ShardedEngine::new(Config::default(), jobs).expect("threads");
-            let maps: Vec<MappedCapture> = files
-                .iter()
-                .map(|f| MappedCapture::open(f).expect("opens").expect("maps"))
-                .collect();
-            e.scan(maps);
-            let mut got = Vec::new();
-            let mut ends = Vec::new();
-            let mut last = (0, 0);
-            while let Some(ev) = e.next_scan_event() {
-                match ev {
-                    ScanEvent::Progress { file, bytes } => {
-                        assert!((file, bytes) > last, "progress moves on");
-                        last = (file, bytes);
-                    }
-                    ScanEvent::FileEnd { file, result } => ends.push((file, result)),
-                }
-                // A slow consumer: the workers wait for it (the window is 32 frames here).
-                std::thread::sleep(Duration::from_micros(200));
-                while let Some(r) = e.poll_record() {
-                    got.push(format!("{r:?}"));
-                }
-            }
-            e.finish();
-            while let Some(r) = e.poll_record() {
-                got.push(format!("{r:?}"));
-            }
-            got.sort();
+            let (got, sum, ends) = walked(&files, jobs);
             assert_eq!(got, want, "-j{jobs}");
-            let sum = e.summary();
             assert_eq!(sum.frames, want_sum.frames);
             assert_eq!(sum.bytes, want_sum.bytes);
             assert_eq!(sum.connections, want_sum.connections);
@@ -1415,6 +1696,59 @@ mod tests {
     }
 
     #[test]
+    fn blocks_whose_first_record_was_guessed_wrong_are_walked_again() {
+        // mixed.pcap's frames with their times moved to the first seconds of 1970 (so the
+        // seconds' top byte is 0), and a frame of zeros (no IP) before every fourth: zeros
+        // look like a chain of empty records, so a block starting inside them is guessed
+        // wrong, and its walk must start again where the block before ended.
+        let tmp = std::env::temp_dir().join(format!("smbscope-guess-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("temp dir");
+        let path = tmp.join("zeros.pcap");
+        let mut file = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut starts = Vec::new();
+        let mut record = |file: &mut Vec<u8>, secs: u32, data: &[u8], orig: u32| {
+            starts.push(file.len() as u64);
+            let caplen = data.len() as u32;
+            for v in [secs, 0, caplen, orig] {
+                file.extend_from_slice(&v.to_le_bytes());
+            }
+            file.extend_from_slice(data);
+        };
+        let mut cap =
+            crate::capture::OfflineCapture::open(&captures().join("mixed.pcap")).expect("opens");
+        let mut n = 0u32;
+        while let Some(f) = cap.next_frame().expect("reads") {
+            if n.is_multiple_of(4) {
+                record(&mut file, n / 8, &[0; 1500], 1500);
+            }
+            record(&mut file, n / 8, f.data, f.orig_len);
+            n += 1;
+        }
+        std::fs::write(&path, &file).expect("write");
+        let map = MappedCapture::open(&path).expect("opens").expect("maps");
+        let wrong = (1..blocks_of(&map))
+            .filter_map(|i| map.record_near(map.first_record() + i * SCAN_BLOCK, SCAN_BLOCK))
+            .filter(|g| !starts.contains(g))
+            .count();
+        assert!(wrong > 10, "the test guesses wrong: {wrong}");
+        let files = vec![path];
+        let (want, want_sum) = one_engine(&files);
+        assert!(want.len() > 10);
+        for jobs in [2, 3] {
+            let (got, sum, ends) = walked(&files, jobs);
+            assert_eq!(got, want, "-j{jobs}");
+            assert_eq!(sum.frames, want_sum.frames);
+            assert_eq!(sum.bytes, want_sum.bytes);
+            assert_eq!(sum.undecodable_frames, want_sum.undecodable_frames);
+            assert!(matches!(ends.as_slice(), [(0, Ok(()))]), "{ends:?}");
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
     fn credit_holds_a_worker_back_by_frames_and_by_bytes_until_the_merger_moves() {
         let credit = Arc::new(Credit::default());
         // Within both windows: no wait.
@@ -1436,7 +1770,7 @@ mod tests {
         credit.slowest_at(5);
         assert!(w.join().expect("ends"));
         // A new walk starts from nothing; closing frees every waiter, with false.
-        credit.restart();
+        credit.restart(&[0, 1], 2);
         let w = run(0, SCAN_WINDOW_BYTES + 1);
         std::thread::sleep(Duration::from_millis(20));
         assert!(!w.is_finished());

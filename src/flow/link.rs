@@ -48,6 +48,89 @@ pub struct Packet<'a> {
     pub truncated: bool,
 }
 
+/// A [`Packet`] without its borrow of the frame: the payload is kept as a place in the frame's
+/// bytes, so that the decoded packet can go to another thread that reads the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detached {
+    /// The packet, with an empty payload.
+    packet: Packet<'static>,
+    /// Where the payload is in the frame's bytes.
+    payload: (u32, u32),
+}
+
+impl Packet<'_> {
+    /// This packet without its borrow of `data`, the frame's bytes it was decoded from
+    /// ([`Detached::attach`] gives it back); `None` when its payload is not within `data`.
+    pub fn detach(&self, data: &[u8]) -> Option<Detached> {
+        let (transport, payload) = match self.transport {
+            Transport::Tcp(seg) => (
+                Transport::Tcp(TcpSeg {
+                    payload: &[],
+                    ..seg
+                }),
+                seg.payload,
+            ),
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => (
+                Transport::Udp {
+                    src_port,
+                    dst_port,
+                    payload: &[],
+                },
+                payload,
+            ),
+            Transport::Other => (Transport::Other, &[][..]),
+        };
+        let place = if matches!(transport, Transport::Other) {
+            (0, 0)
+        } else {
+            // Addresses only, compared: no pointer is made from them.
+            let off = (payload.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+            let end = off.checked_add(payload.len())?;
+            if end > data.len() {
+                return None;
+            }
+            (u32::try_from(off).ok()?, u32::try_from(end).ok()?)
+        };
+        Some(Detached {
+            packet: Packet {
+                src: self.src,
+                dst: self.dst,
+                transport,
+                truncated: self.truncated,
+            },
+            payload: place,
+        })
+    }
+}
+
+impl Detached {
+    /// The packet again, over `data`: the bytes of the frame it was detached from.
+    pub fn attach<'a>(&self, data: &'a [u8]) -> Packet<'a> {
+        let payload = data
+            .get(self.payload.0 as usize..self.payload.1 as usize)
+            .unwrap_or_default();
+        let transport = match self.packet.transport {
+            Transport::Tcp(seg) => Transport::Tcp(TcpSeg { payload, ..seg }),
+            Transport::Udp {
+                src_port, dst_port, ..
+            } => Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            },
+            Transport::Other => Transport::Other,
+        };
+        Packet {
+            transport,
+            ..self.packet
+        }
+    }
+}
+
 /// The transport layer of a [`Packet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport<'a> {

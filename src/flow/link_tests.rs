@@ -187,6 +187,30 @@ fn every_link_type_decodes() {
 }
 
 #[test]
+fn a_detached_packet_attaches_back_to_the_same_packet() {
+    let mut frames = all_frames();
+    frames.push((
+        dlt::EN10MB,
+        eth(0x0800, &ipv4(17, &udp(50_000, 443, b"quic"))),
+        true,
+    ));
+    frames.push((
+        dlt::EN10MB,
+        eth(0x0800, &ipv4(6, &tcp(1, 445, 9, SYN, &[]))),
+        true,
+    ));
+    for (lt, frame, _) in frames {
+        let p = decode(lt, &frame).expect("decodes");
+        let d = p.detach(&frame).expect("the payload is in the frame");
+        // Another copy of the frame's bytes, as another thread would read them.
+        let copy = frame.clone();
+        assert_eq!(d.attach(&copy), p, "linktype {lt}");
+        // Not from bytes the payload is not in.
+        assert!(matches!(p.transport, Transport::Other) || p.detach(&copy).is_none());
+    }
+}
+
+#[test]
 fn every_truncated_prefix_is_an_error_or_flagged() {
     for (lt, frame, is_ip) in all_frames() {
         for cut in 0..frame.len() {

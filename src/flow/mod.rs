@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use crate::wire::Timestamp;
 
 pub use limits::{Limits, SmbPorts};
-pub use link::{Packet, TcpSeg, Transport, decode, dlt};
+pub use link::{Detached, Packet, TcpSeg, Transport, decode, dlt};
 pub use table::{FlowStats, TcpTable};
 
 /// Which way a segment or message travels.
