@@ -1,7 +1,7 @@
 //! The human report: per server, its sessions with posture columns, then the findings grouped
 //! by severity (identical findings folded together), then anomalies and totals.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
@@ -55,6 +55,13 @@ impl<W: Write> TextSink<W> {
                     .total_cmp(&self.conns[b].first_seen)
             });
         }
+        // Each connection's sessions, by its two endpoints, found once: looking them up per
+        // connection in the whole list took connections x sessions steps.
+        let mut sessions_of: HashMap<(SocketAddr, SocketAddr), Vec<&SessionRecord>> =
+            HashMap::new();
+        for s in &self.sessions {
+            sessions_of.entry((s.client, s.server)).or_default().push(s);
+        }
         if by_server.is_empty() {
             writeln!(self.out, "No SMB traffic found.")?;
         }
@@ -73,15 +80,13 @@ impl<W: Write> TextSink<W> {
             let mut details = Vec::new();
             for &i in idx {
                 let c = &self.conns[i];
-                let sessions: Vec<&SessionRecord> = self
-                    .sessions
-                    .iter()
-                    .filter(|s| s.client == c.client && s.server == c.server)
-                    .collect();
+                let sessions = sessions_of
+                    .get(&(c.client, c.server))
+                    .map_or(&[][..], Vec::as_slice);
                 if sessions.is_empty() {
                     rows.push(conn_row(c, None));
                 }
-                for s in sessions {
+                for &s in sessions {
                     rows.push(conn_row(c, Some(s)));
                     details.extend(session_details(s));
                 }
