@@ -113,9 +113,10 @@ pub struct AnalyzeArgs {
     pub max_flows: usize,
 
     /// Analysis threads, N or auto. With N > 1 flows are sharded over N workers. When every
-    /// file is an uncompressed classic pcap file, each worker reads all of them, mapped into
-    /// memory, and analyses its own flows; otherwise N threads read the files (a classic
-    /// pcap file in 2 MiB chunks, other files each whole) and hand each worker its frames.
+    /// file is an uncompressed classic pcap file, the files are mapped into memory and the
+    /// workers read them themselves, taking 1 MiB blocks in turn and sharing each block's
+    /// frames; otherwise N threads read the files (a classic pcap file in 2 MiB chunks, other
+    /// files each whole) and hand each worker its frames.
     /// -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or one when
     /// the input is under 64 MiB. The records are the same either way.
     #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]
@@ -293,7 +294,7 @@ impl Run {
         Ok(())
     }
 
-    /// Analyses `files` on the sharded engine: every worker walks them itself when they can
+    /// Analyses `files` on the sharded engine: the workers walk them themselves when they can
     /// all be mapped (`mmap`); otherwise `threads` reader threads read them (and split the
     /// frames between the workers).
     fn files_parallel(

@@ -203,7 +203,7 @@ const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 1 << 20 };
 /// Rounds of blocks a worker walks ahead of the block it analyses, so that the others seldom
 /// wait for its blocks.
-const SCAN_AHEAD: u64 = 2;
+const SCAN_AHEAD: u64 = 4;
 
 /// Files for the workers to walk ([`ShardedEngine::scan`]), and who walks them.
 #[derive(Debug)]
@@ -249,8 +249,8 @@ struct Block {
 /// What [`Credit::take`] found.
 enum Taken {
     Block(Arc<Block>),
-    /// The worker that was to walk it is gone: walk it yourself.
-    Orphan,
+    /// Nobody has walked it or is walking it: it is yours to walk (and publish).
+    Walk,
     /// The merger is gone.
     Closed,
 }
@@ -276,6 +276,8 @@ struct CreditState {
     analysed: Vec<Option<u64>>,
     /// Per worker: it stopped during the walk, and will walk no more blocks.
     gone: Vec<bool>,
+    /// Blocks a worker is walking (or has walked), and which worker.
+    claims: BTreeMap<u64, usize>,
 }
 
 impl CreditState {
@@ -289,6 +291,9 @@ impl CreditState {
             .unwrap_or(u64::MAX);
         while self.blocks.first_key_value().is_some_and(|(&k, _)| k < low) {
             self.blocks.pop_first();
+        }
+        while self.claims.first_key_value().is_some_and(|(&k, _)| k < low) {
+            self.claims.pop_first();
         }
     }
 }
@@ -329,20 +334,39 @@ impl Credit {
                 }
             }
             g.gone = vec![false; jobs];
+            g.claims.clear();
             false
         });
     }
 
-    /// Worker `w` walked block `k` for everyone.
+    /// Worker `w` takes block `k` to walk, unless someone has.
+    fn claim(&self, k: u64, w: usize) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.claims.contains_key(&k) || g.blocks.contains_key(&k) {
+            return false;
+        }
+        g.claims.insert(k, w);
+        true
+    }
+
+    /// Block `k`, walked for everyone.
     fn publish(&self, k: u64, block: Block) {
+        self.publish_shared(k, Arc::new(block));
+    }
+
+    /// [`Self::publish`], for a block also in use (or in place of a walk from a wrong guess).
+    fn publish_shared(&self, k: u64, block: Arc<Block>) {
         self.update(|g| {
-            g.blocks.insert(k, Arc::new(block));
+            g.blocks.insert(k, block);
             true
         });
     }
 
-    /// Block `k`, walked by worker `owner`, once it is there.
-    fn take(&self, k: u64, owner: usize) -> Taken {
+    /// Block `k` for worker `w`, once it is there; when nobody has taken it to walk, `w`
+    /// takes it ([`Taken::Walk`]) rather than wait for the worker whose turn it is. So a
+    /// worker with less to analyse walks more blocks, and one that stopped leaves none
+    /// unwalked.
+    fn take(&self, k: u64, w: usize) -> Taken {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if g.closed {
@@ -351,8 +375,14 @@ impl Credit {
             if let Some(b) = g.blocks.get(&k) {
                 return Taken::Block(Arc::clone(b));
             }
-            if g.gone.get(owner).is_none_or(|&gone| gone) {
-                return Taken::Orphan;
+            // Someone is walking it right now (a claim is only made to walk at once).
+            let walking = g
+                .claims
+                .get(&k)
+                .is_some_and(|&c| !g.gone.get(c).is_none_or(|&gone| gone));
+            if !walking {
+                g.claims.insert(k, w);
+                return Taken::Walk;
             }
             g = self.moved.wait(g).unwrap_or_else(PoisonError::into_inner);
         }
@@ -379,6 +409,7 @@ impl Credit {
             if let Some(a) = g.analysed.get_mut(w) {
                 *a = None;
             }
+            g.claims.retain(|_, c| *c != w);
             g.prune();
             true
         });
@@ -1251,25 +1282,23 @@ impl Walk {
             let mut result = Ok(());
             for k in first..after {
                 while next_walk < total && next_walk < k + n * SCAN_AHEAD {
-                    self.credit
-                        .publish(next_walk, self.walk_numbered(files, &starts, next_walk));
+                    if self.credit.claim(next_walk, self.id) {
+                        let b = self.walk_numbered(files, &starts, next_walk);
+                        self.credit.publish(next_walk, b);
+                    }
                     next_walk += n;
                 }
-                let owner = scan.walkers[(k % n) as usize];
-                let shared = match self.credit.take(k, owner) {
-                    Taken::Block(b) => Some(b),
-                    Taken::Orphan => None,
-                    Taken::Closed => return false,
-                };
-                let own;
-                let block = match &shared {
+                let block = match self.credit.take(k, self.id) {
                     // It starts where the block before ended: its records are the file's.
-                    Some(b) if b.from == Some(at) => b.as_ref(),
-                    // The guess was wrong (or nobody walked it): walk it again from there.
-                    _ => {
-                        own = self.walk(m, at, block_end(m, k - first));
-                        &own
+                    Taken::Block(b) if b.from == Some(at) => b,
+                    // Nobody had walked it, or from a wrong guess: walk it from there (the
+                    // others take this walk, unless they took the wrong one already).
+                    Taken::Block(_) | Taken::Walk => {
+                        let b = Arc::new(self.walk(m, at, block_end(m, k - first)));
+                        self.credit.publish_shared(k, Arc::clone(&b));
+                        b
                     }
+                    Taken::Closed => return false,
                 };
                 for w in &block.frames {
                     seq += 1;
@@ -1305,7 +1334,7 @@ impl Walk {
                 }
                 at = block.stop.next;
                 let end = m.end_at(&block.stop, in_file);
-                drop(shared);
+                drop(block);
                 if let Some(end) = end {
                     // Nothing after this is read (the blocks left are the file's last ones
                     // after an error): nobody walks them, and nobody waits for them.
@@ -1776,6 +1805,53 @@ mod tests {
         assert!(!w.is_finished());
         credit.close();
         assert!(!w.join().expect("ends"), "the merger is gone");
+    }
+
+    #[test]
+    fn blocks_are_walked_once_waited_for_taken_over_and_dropped_when_all_are_past() {
+        let credit = Arc::new(Credit::default());
+        credit.restart(&[0, 1], 2);
+        let empty = |from| Block {
+            from: Some(from),
+            frames: Vec::new(),
+            stop: WalkStop::default(),
+        };
+        // Worker 0 takes block 0 to walk; worker 1 then waits for it instead of walking it.
+        assert!(credit.claim(0, 0));
+        assert!(!credit.claim(0, 1));
+        let c = Arc::clone(&credit);
+        let waiter = std::thread::spawn(move || match c.take(0, 1) {
+            Taken::Block(b) => b.from,
+            _ => None,
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "waits for the walk under way");
+        credit.publish(0, empty(24));
+        assert_eq!(waiter.join().expect("ends"), Some(24));
+        // A block nobody took is the taker's to walk, whose turn it was or not.
+        assert!(matches!(credit.take(1, 0), Taken::Walk));
+        assert!(!credit.claim(1, 1), "taken");
+        // A worker that stops leaves its blocks to the others.
+        assert!(credit.claim(2, 1));
+        credit.abandon(1);
+        assert!(matches!(credit.take(2, 0), Taken::Walk));
+        // Blocks go once every worker still walking is past them.
+        credit.publish(1, empty(1000));
+        credit.analysed(0, 1);
+        let kept = |k| credit.state.lock().expect("lock").blocks.contains_key(&k);
+        assert!(
+            !kept(0) && kept(1),
+            "worker 1 is gone: worker 0 alone counts"
+        );
+        credit.analysed(0, 2);
+        assert!(!kept(1));
+        // Closing frees a waiter.
+        assert!(credit.claim(3, 0));
+        let c = Arc::clone(&credit);
+        let waiter = std::thread::spawn(move || matches!(c.take(3, 1), Taken::Closed));
+        std::thread::sleep(Duration::from_millis(20));
+        credit.close();
+        assert!(waiter.join().expect("ends"));
     }
 
     #[test]
