@@ -197,19 +197,18 @@ const SCAN_WINDOW_FRAMES: u64 = if cfg!(test) { 32 } else { 64 * 1024 };
 /// slowest worker never waits on itself).
 const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 
-/// Bytes of a file that one worker walks in its turn (the workers take the blocks of the
-/// files in turn, and share what they find; few in tests, so that small captures span many
-/// blocks).
+/// Bytes of a file that one worker walks for all (the first worker to get to a block takes
+/// it, and shares what it finds; few in tests, so that small captures span many blocks).
 const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 1 << 20 };
-/// Rounds of blocks a worker walks ahead of the block it analyses, so that the others seldom
-/// wait for its blocks.
+/// Blocks per worker that a worker walks ahead of the block it analyses, so that the others
+/// seldom wait for a walk.
 const SCAN_AHEAD: u64 = 4;
 
 /// Files for the workers to walk ([`ShardedEngine::scan`]), and who walks them.
 #[derive(Debug)]
 struct Scan {
     files: Arc<[MappedCapture]>,
-    /// The walking workers: block `k` of the walk is walked by `walkers[k % len]`.
+    /// The walking workers.
     walkers: Vec<usize>,
 }
 
@@ -363,8 +362,7 @@ impl Credit {
     }
 
     /// Block `k` for worker `w`, once it is there; when nobody has taken it to walk, `w`
-    /// takes it ([`Taken::Walk`]) rather than wait for the worker whose turn it is. So a
-    /// worker with less to analyse walks more blocks, and one that stopped leaves none
+    /// takes it ([`Taken::Walk`]) rather than wait, so a worker that stopped leaves none
     /// unwalked.
     fn take(&self, k: u64, w: usize) -> Taken {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -749,9 +747,10 @@ impl ShardedEngine {
     }
 
     /// Analyses `files` (classic pcap files, mapped), the next input in capture order: the
-    /// workers read them themselves, so frames never cross threads. They take the files'
-    /// blocks ([`SCAN_BLOCK`] bytes) in turn: one walks a block's records, decodes their link
-    /// layer and finds each frame's shard, for all of them. Every worker then goes through
+    /// workers read them themselves, so frames never cross threads. The files are cut into
+    /// blocks ([`SCAN_BLOCK`] bytes); the first worker to get to a block walks its records,
+    /// decodes their link layer and finds each frame's shard, for all of them (so the worker
+    /// with less to analyse, being ahead, walks more of them). Every worker then goes through
     /// every block in order, analyses the frames of its shard and advances its clock on the
     /// others, which keeps idle expiry where one engine has it. Call [`ShardedEngine::next_scan_event`] until it
     /// gives `None`, draining [`ShardedEngine::poll_record`] after each event; then go on
@@ -1230,8 +1229,8 @@ struct Walk {
 impl Walk {
     /// Goes through every frame of `scan`'s files (numbered from `base + 1`), analyses the
     /// ones of this worker's shard and advances the clock on the others, as one engine would
-    /// see them; reports records every [`SCAN_REPORT_FRAMES`] frames. Walks its share of the
-    /// blocks for the other workers on the way. False when the merger is gone.
+    /// see them; reports records every [`SCAN_REPORT_FRAMES`] frames. Walks the blocks ahead
+    /// that nobody has taken yet, for all, on the way. False when the merger is gone.
     fn scan(
         &self,
         engine: &mut Engine,
@@ -1241,9 +1240,9 @@ impl Walk {
         notes: &mut Vec<CrossNote>,
     ) -> bool {
         let files = &scan.files;
-        let Some(slot) = scan.walkers.iter().position(|&w| w == self.id) else {
+        if !scan.walkers.contains(&self.id) {
             return true;
-        };
+        }
         let n = scan.walkers.len() as u64;
         // Block numbers: file `f` has blocks `starts[f]..starts[f + 1]`.
         let starts: Vec<u64> = std::iter::once(0)
@@ -1269,8 +1268,8 @@ impl Walk {
             })
             .is_ok()
         };
-        // The next block this worker walks for all.
-        let mut next_walk = slot as u64;
+        // Blocks before this one were taken by someone (or lie after a file's error).
+        let mut next_walk = 0u64;
         let mut walked = 0u64;
         let mut last_report = 0u64;
         for (file, m) in files.iter().enumerate() {
@@ -1286,7 +1285,7 @@ impl Walk {
                         let b = self.walk_numbered(files, &starts, next_walk);
                         self.credit.publish(next_walk, b);
                     }
-                    next_walk += n;
+                    next_walk += 1;
                 }
                 let block = match self.credit.take(k, self.id) {
                     // It starts where the block before ended: its records are the file's.
@@ -1341,7 +1340,7 @@ impl Walk {
                     result = end;
                     self.credit.analysed(self.id, after);
                     if next_walk < after {
-                        next_walk = after + (slot as u64 + n - after % n) % n;
+                        next_walk = after;
                     }
                     break;
                 }
@@ -1828,7 +1827,7 @@ mod tests {
         assert!(!waiter.is_finished(), "waits for the walk under way");
         credit.publish(0, empty(24));
         assert_eq!(waiter.join().expect("ends"), Some(24));
-        // A block nobody took is the taker's to walk, whose turn it was or not.
+        // A block nobody took is the taker's to walk.
         assert!(matches!(credit.take(1, 0), Taken::Walk));
         assert!(!credit.claim(1, 1), "taken");
         // A worker that stops leaves its blocks to the others.
