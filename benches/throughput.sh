@@ -432,7 +432,7 @@ verdict "crypto ($bulk captures), decrypt+verify: smbscope ${best##*-} / openssl
 if [ ${#JOBS[@]} -gt 0 ]; then
     for t in clear mixed crypto; do
         verdict "$t: smbscope -j2 / -j1 (best of $REPS each, interleaved)" "$(ratio "$(mbps "smbscope-$t-j2")" "$(mbps "smbscope-$t-j1")")" 1.7 "x" 1 \
-            "-j1 $(mbps "smbscope-$t-j1") MB/s, -j2 $(mbps "smbscope-$t-j2") MB/s; the workers share the mapped file's 1 MiB blocks (one walks and decodes each for all); on many small frames the two cores spend about 1.3x the CPU time of one (faulting in the mapped pages, frames read cold from the page cache, the merger), see README"
+            "-j1 $(mbps "smbscope-$t-j1") MB/s, -j2 $(mbps "smbscope-$t-j2") MB/s; the workers share the mapped file's 4 MiB blocks (one walks and decodes each for all); on many small frames the two cores spend about 1.3x the CPU time of one (faulting in the mapped pages, frames read cold from the page cache, the merger), see README"
     done
     for t in small files; do
         # -j auto runs the -j1 code path below 64 MiB: "never slower" up to the run-to-run

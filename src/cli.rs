@@ -114,9 +114,9 @@ pub struct AnalyzeArgs {
 
     /// Analysis threads, N or auto. With N > 1 flows are sharded over N workers. When every
     /// file is an uncompressed classic pcap file, the files are mapped into memory and the
-    /// workers read them themselves, taking 1 MiB blocks in turn and sharing each block's
-    /// frames; otherwise N threads read the files (a classic pcap file in 2 MiB chunks, other
-    /// files each whole) and hand each worker its frames.
+    /// workers read them themselves: the first to get to each 4 MiB block walks it and shares
+    /// its frames; otherwise N threads read the files (a classic pcap file in 2 MiB chunks,
+    /// other files each whole) and hand each worker its frames.
     /// -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or one when
     /// the input is under 64 MiB. The records are the same either way.
     #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]

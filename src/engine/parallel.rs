@@ -199,10 +199,10 @@ const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 
 /// Bytes of a file that one worker walks for all (the first worker to get to a block takes
 /// it, and shares what it finds; few in tests, so that small captures span many blocks).
-const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 1 << 20 };
-/// Blocks per worker that a worker walks ahead of the block it analyses, so that the others
-/// seldom wait for a walk.
-const SCAN_AHEAD: u64 = 4;
+const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 4 << 20 };
+/// Blocks a worker walks ahead of the block it analyses (32 MiB), so that the others seldom
+/// wait for a walk.
+const SCAN_AHEAD: u64 = 8;
 
 /// Files for the workers to walk ([`ShardedEngine::scan`]), and who walks them.
 #[derive(Debug)]
@@ -1243,7 +1243,6 @@ impl Walk {
         if !scan.walkers.contains(&self.id) {
             return true;
         }
-        let n = scan.walkers.len() as u64;
         // Block numbers: file `f` has blocks `starts[f]..starts[f + 1]`.
         let starts: Vec<u64> = std::iter::once(0)
             .chain(files.iter().scan(0u64, |at, m| {
@@ -1280,7 +1279,7 @@ impl Walk {
             // A file of a header only ends cleanly, with no block.
             let mut result = Ok(());
             for k in first..after {
-                while next_walk < total && next_walk < k + n * SCAN_AHEAD {
+                while next_walk < total && next_walk < k + SCAN_AHEAD {
                     if self.credit.claim(next_walk, self.id) {
                         let b = self.walk_numbered(files, &starts, next_walk);
                         self.credit.publish(next_walk, b);
