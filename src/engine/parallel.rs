@@ -245,6 +245,17 @@ struct Block {
     stop: WalkStop,
 }
 
+impl Block {
+    /// A block in which no record seemed to start (every worker walks it again).
+    fn unfound() -> Block {
+        Block {
+            from: None,
+            frames: Vec::new(),
+            stop: WalkStop::default(),
+        }
+    }
+}
+
 /// What [`Credit::take`] found.
 enum Taken {
     Block(Arc<Block>),
@@ -1359,11 +1370,7 @@ impl Walk {
     fn walk_numbered(&self, files: &[MappedCapture], starts: &[u64], k: u64) -> Block {
         let file = starts.partition_point(|&s| s <= k).saturating_sub(1);
         let Some(m) = files.get(file) else {
-            return Block {
-                from: None,
-                frames: Vec::new(),
-                stop: WalkStop::default(),
-            };
+            return Block::unfound();
         };
         let i = k - starts[file];
         let begin = m.first_record() + i * SCAN_BLOCK;
@@ -1374,11 +1381,7 @@ impl Walk {
         };
         match from {
             Some(from) => self.walk(m, from, block_end(m, i)),
-            None => Block {
-                from: None,
-                frames: Vec::new(),
-                stop: WalkStop::default(),
-            },
+            None => Block::unfound(),
         }
     }
 
