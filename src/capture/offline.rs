@@ -509,9 +509,9 @@ impl MappedCapture {
 
     /// Reads the records from byte `from` (a record's start) on, as [`Self::reader`] reads
     /// them from there, handing each frame to `each` with where its captured bytes start and
-    /// where the record ends (in the file). Stops before the first record at or past `until`,
-    /// unless `until` is the file's end: then at the end of the file, or at the error that
-    /// ends the reading there.
+    /// where the record ends (in the file). Stops before the first record at or past `until`
+    /// (unless `until` is the file's end: then at the end of the file), or at an error that
+    /// ends the reading before that.
     pub(crate) fn walk(
         &self,
         from: u64,
@@ -556,9 +556,11 @@ impl MappedCapture {
         }
     }
 
-    /// The first offset at or after `at`, within `span` bytes, where records seem to start
-    /// (a plausible chain of record headers); `None` when none seems to. A guess, for a
-    /// reader that starts mid-file: check it against where the records before end.
+    /// An offset at or after `at`, within `span` bytes, where records seem to start (a
+    /// plausible chain of record headers; those whose time is near the first record's are
+    /// tried first, so it may not be the first such offset); `None` when none seems to. A
+    /// guess, for a reader that starts mid-file: check it against where the records before
+    /// end.
     pub(crate) fn record_near(&self, at: u64, span: u64) -> Option<u64> {
         let bytes: &[u8] = (*self.map).as_ref();
         let from = usize::try_from(at).ok()?;

@@ -200,8 +200,8 @@ const SCAN_WINDOW_BYTES: u64 = 64 << 20;
 /// Bytes of a file that one worker walks for all (the first worker to get to a block takes
 /// it, and shares what it finds; few in tests, so that small captures span many blocks).
 const SCAN_BLOCK: u64 = if cfg!(test) { 600 } else { 4 << 20 };
-/// Blocks a worker walks ahead of the block it analyses (32 MiB), so that the others seldom
-/// wait for a walk.
+/// A worker walks the blocks from the one it analyses on, this many of them (32 MiB of the
+/// file), so that the others seldom wait for a walk.
 const SCAN_AHEAD: u64 = 8;
 
 /// Files for the workers to walk ([`ShardedEngine::scan`]), and who walks them.
@@ -213,47 +213,72 @@ struct Scan {
 }
 
 /// What one frame of a walked block is for the shards.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seen {
     /// Its link layer does not decode.
     Undecodable,
     /// No shard analyses it.
     Ignored,
-    /// Shard `0`'s, decoded (`None`: the decoded packet could not be kept; decode again).
-    Shard(usize, Option<flow::Detached>),
+    /// Shard `0`'s.
+    Shard(u32),
 }
 
-/// A frame of a walked block: where it is in the mapped file, and whose it is.
+/// A frame of a walked block: where it is in the mapped file, and whose it is (40 bytes: a
+/// block of tiny records holds many).
 #[derive(Debug, Clone, Copy)]
 struct Walked {
     ts: Timestamp,
-    /// Where its captured bytes start, and where its record ends, in the file.
+    /// Where its captured bytes start in the file.
     data: u64,
-    end: u64,
     len: u32,
     orig_len: u32,
+    /// Its record ends this far after `data`.
+    tail: u32,
     seen: Seen,
+    /// Its decoded packet in [`Block::packets`], or [`NO_PACKET`]: decode it again.
+    packet: u32,
 }
+
+/// [`Walked::packet`] of a frame whose decoded packet was not kept.
+const NO_PACKET: u32 = u32::MAX;
+
+/// Frames of walked blocks kept at most before a worker stops walking ahead (it still walks
+/// the block it needs): bounds the memory of files of tiny records.
+const SCAN_HELD_FRAMES: usize = if cfg!(test) { 64 } else { 256 * 1024 };
 
 /// The frames of one block of a mapped file, walked by one worker for all of them.
 #[derive(Debug)]
 struct Block {
-    /// Where the walk started: the first record the worker found in the block (a guess,
-    /// except in a file's first block), `None` if it found none.
+    /// Where the walk started: a guess of the block's first record (the first record, in a
+    /// file's first block; where the block before ended, for a block walked again, which
+    /// may be past the block's end), `None` if no record seemed to start in it.
     from: Option<u64>,
     frames: Vec<Walked>,
+    /// The decoded packets of the frames some shard analyses.
+    packets: Vec<flow::Detached>,
     stop: WalkStop,
 }
 
 impl Block {
-    /// A block in which no record seemed to start (every worker walks it again).
+    /// A block in which no record seemed to start (a worker that needs it walks it again).
     fn unfound() -> Block {
         Block {
             from: None,
             frames: Vec::new(),
+            packets: Vec::new(),
             stop: WalkStop::default(),
         }
     }
+}
+
+/// What [`Credit::claim`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    Yours,
+    /// Someone walks it or has.
+    Taken,
+    /// Enough walked blocks are kept: walk no further ahead for now.
+    Full,
 }
 
 /// What [`Credit::take`] found.
@@ -288,6 +313,8 @@ struct CreditState {
     gone: Vec<bool>,
     /// Blocks a worker is walking (or has walked), and which worker.
     claims: BTreeMap<u64, usize>,
+    /// Frames in `blocks`.
+    held: usize,
 }
 
 impl CreditState {
@@ -300,7 +327,9 @@ impl CreditState {
             .min()
             .unwrap_or(u64::MAX);
         while self.blocks.first_key_value().is_some_and(|(&k, _)| k < low) {
-            self.blocks.pop_first();
+            if let Some((_, b)) = self.blocks.pop_first() {
+                self.held = self.held.saturating_sub(b.frames.len());
+            }
         }
         while self.claims.first_key_value().is_some_and(|(&k, _)| k < low) {
             self.claims.pop_first();
@@ -345,18 +374,23 @@ impl Credit {
             }
             g.gone = vec![false; jobs];
             g.claims.clear();
+            g.held = 0;
             false
         });
     }
 
-    /// Worker `w` takes block `k` to walk, unless someone has.
-    fn claim(&self, k: u64, w: usize) -> bool {
+    /// Worker `w` takes block `k` to walk ahead, unless someone has, or the blocks kept
+    /// hold [`SCAN_HELD_FRAMES`] frames already.
+    fn claim(&self, k: u64, w: usize) -> Claim {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if g.claims.contains_key(&k) || g.blocks.contains_key(&k) {
-            return false;
+            return Claim::Taken;
+        }
+        if g.held >= SCAN_HELD_FRAMES {
+            return Claim::Full;
         }
         g.claims.insert(k, w);
-        true
+        Claim::Yours
     }
 
     /// Block `k`, walked for everyone.
@@ -367,7 +401,10 @@ impl Credit {
     /// [`Self::publish`], for a block also in use (or in place of a walk from a wrong guess).
     fn publish_shared(&self, k: u64, block: Arc<Block>) {
         self.update(|g| {
-            g.blocks.insert(k, block);
+            g.held += block.frames.len();
+            if let Some(old) = g.blocks.insert(k, block) {
+                g.held = g.held.saturating_sub(old.frames.len());
+            }
             true
         });
     }
@@ -758,7 +795,8 @@ impl ShardedEngine {
     }
 
     /// Analyses `files` (classic pcap files, mapped), the next input in capture order: the
-    /// workers read them themselves, so frames never cross threads. The files are cut into
+    /// workers read them themselves, so the frames' bytes stay where they are mapped (only
+    /// lists of where they are cross threads). The files are cut into
     /// blocks ([`SCAN_BLOCK`] bytes); the first worker to get to a block walks its records,
     /// decodes their link layer and finds each frame's shard, for all of them (so the worker
     /// with less to analyse, being ahead, walks more of them). Every worker then goes through
@@ -1291,9 +1329,13 @@ impl Walk {
             let mut result = Ok(());
             for k in first..after {
                 while next_walk < total && next_walk < k + SCAN_AHEAD {
-                    if self.credit.claim(next_walk, self.id) {
-                        let b = self.walk_numbered(files, &starts, next_walk);
-                        self.credit.publish(next_walk, b);
+                    match self.credit.claim(next_walk, self.id) {
+                        Claim::Yours => {
+                            let b = self.walk_numbered(files, &starts, next_walk);
+                            self.credit.publish(next_walk, b);
+                        }
+                        Claim::Taken => {}
+                        Claim::Full => break,
                     }
                     next_walk += 1;
                 }
@@ -1315,9 +1357,9 @@ impl Walk {
                     totals.bytes += u64::from(w.len);
                     totals.last_ts = totals.last_ts.max(w.ts);
                     match w.seen {
-                        Seen::Shard(shard, pkt) if shard == self.id => {
+                        Seen::Shard(shard) if shard as usize == self.id => {
                             let frame = m.frame_at(w.ts, w.data, w.len, w.orig_len);
-                            let pkt = match pkt {
+                            let pkt = match block.packets.get(w.packet as usize) {
                                 Some(p) => Some(p.attach(frame.data)),
                                 None => flow::decode(frame.linktype, frame.data).ok(),
                             };
@@ -1330,13 +1372,13 @@ impl Walk {
                         _ => engine.advance(w.ts),
                     }
                     drain(engine, seq, &mut items, notes);
+                    let end = w.data + u64::from(w.tail);
                     if (seq - base).is_multiple_of(SCAN_REPORT_FRAMES)
-                        || walked + w.end >= last_report + SCAN_REPORT_BYTES
+                        || walked + end >= last_report + SCAN_REPORT_BYTES
                     {
-                        last_report = walked + w.end;
-                        let report = ScanReport::Position { file, bytes: w.end };
-                        if !send(&mut items, seq, report) || !self.credit.wait(seq, walked + w.end)
-                        {
+                        last_report = walked + end;
+                        let report = ScanReport::Position { file, bytes: end };
+                        if !send(&mut items, seq, report) || !self.credit.wait(seq, walked + end) {
                             return false;
                         }
                     }
@@ -1389,26 +1431,39 @@ impl Walk {
     /// frame's link layer to find its shard.
     fn walk(&self, m: &MappedCapture, from: u64, until: u64) -> Block {
         let mut frames = Vec::new();
+        let mut packets = Vec::new();
         let stop = m.walk(from, until, |frame, data, end| {
+            let mut packet = NO_PACKET;
             let seen = match flow::decode(frame.linktype, frame.data) {
                 Err(_) => Seen::Undecodable,
                 Ok(pkt) => match self.sharding.shard_of(&pkt) {
                     None => Seen::Ignored,
-                    Some(shard) => Seen::Shard(shard, pkt.detach(frame.data)),
+                    Some(shard) => {
+                        if let (Some(d), Ok(i)) =
+                            (pkt.detach(frame.data), u32::try_from(packets.len()))
+                        {
+                            packet = i;
+                            packets.push(d);
+                        }
+                        Seen::Shard(u32::try_from(shard).unwrap_or(u32::MAX))
+                    }
                 },
             };
             frames.push(Walked {
                 ts: frame.ts,
                 data,
-                end,
+                // The captured length: at most libpcap's maximum.
+                tail: u32::try_from(end.saturating_sub(data)).unwrap_or(u32::MAX),
                 len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
                 orig_len: frame.orig_len,
                 seen,
+                packet,
             });
         });
         Block {
             from: Some(from),
             frames,
+            packets,
             stop,
         }
     }
@@ -1726,6 +1781,55 @@ mod tests {
     }
 
     #[test]
+    fn an_error_mid_file_ends_that_file_only_and_a_header_only_file_ends_cleanly() {
+        // smb311-default.pcap with an absurd record length after its 20th record, then a file
+        // of a header only, then mixed.pcap: the first ends there with the reader's error,
+        // the others are read whole, at any number of workers.
+        let tmp = std::env::temp_dir().join(format!("smbscope-mid-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("temp dir");
+        let whole = std::fs::read(captures().join("smb311-default.pcap")).expect("capture");
+        let mut at = 24;
+        for _ in 0..20 {
+            let caplen = u32::from_le_bytes(whole[at + 8..at + 12].try_into().expect("4 bytes"));
+            at += 16 + caplen as usize;
+        }
+        let mut bad = whole[..at].to_vec();
+        bad.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]);
+        bad.extend_from_slice(&whole[at..]);
+        let files = vec![
+            tmp.join("bad.pcap"),
+            tmp.join("header.pcap"),
+            captures().join("mixed.pcap"),
+        ];
+        std::fs::write(&files[0], &bad).expect("write");
+        std::fs::write(&files[1], &whole[..24]).expect("write");
+        let reader_says = |path: &std::path::Path| {
+            let mut cap = crate::capture::OfflineCapture::open(path).expect("opens");
+            loop {
+                match cap.next_frame() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return None,
+                    Err(e) => return Some(e.to_string()),
+                }
+            }
+        };
+        let said = reader_says(&files[0]).expect("the reader stops on the bad record");
+        let (want, want_sum) = one_engine(&files);
+        for jobs in [2, 3] {
+            let (got, sum, ends) = walked(&files, jobs);
+            assert_eq!(got, want, "-j{jobs}");
+            assert_eq!(sum.frames, want_sum.frames);
+            assert_eq!(sum.bytes, want_sum.bytes);
+            let ends: Vec<(usize, Option<String>)> = ends
+                .into_iter()
+                .map(|(f, r)| (f, r.err().map(|e| e.to_string())))
+                .collect();
+            assert_eq!(ends, vec![(0, Some(said.clone())), (1, None), (2, None)]);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
     fn blocks_whose_first_record_was_guessed_wrong_are_walked_again() {
         // mixed.pcap's frames with their times moved to the first seconds of 1970 (so the
         // seconds' top byte is 0), and a frame of zeros (no IP) before every fourth: zeros
@@ -1814,12 +1918,11 @@ mod tests {
         credit.restart(&[0, 1], 2);
         let empty = |from| Block {
             from: Some(from),
-            frames: Vec::new(),
-            stop: WalkStop::default(),
+            ..Block::unfound()
         };
         // Worker 0 takes block 0 to walk; worker 1 then waits for it instead of walking it.
-        assert!(credit.claim(0, 0));
-        assert!(!credit.claim(0, 1));
+        assert_eq!(credit.claim(0, 0), Claim::Yours);
+        assert_eq!(credit.claim(0, 1), Claim::Taken);
         let c = Arc::clone(&credit);
         let waiter = std::thread::spawn(move || match c.take(0, 1) {
             Taken::Block(b) => b.from,
@@ -1831,9 +1934,9 @@ mod tests {
         assert_eq!(waiter.join().expect("ends"), Some(24));
         // A block nobody took is the taker's to walk.
         assert!(matches!(credit.take(1, 0), Taken::Walk));
-        assert!(!credit.claim(1, 1), "taken");
+        assert_eq!(credit.claim(1, 1), Claim::Taken);
         // A worker that stops leaves its blocks to the others.
-        assert!(credit.claim(2, 1));
+        assert_eq!(credit.claim(2, 1), Claim::Yours);
         credit.abandon(1);
         assert!(matches!(credit.take(2, 0), Taken::Walk));
         // Blocks go once every worker still walking is past them.
@@ -1846,10 +1949,35 @@ mod tests {
         );
         credit.analysed(0, 2);
         assert!(!kept(1));
+        // Walking ahead stops while the blocks kept hold enough frames (they are counted
+        // when replaced and when dropped).
+        let frames = |n, from| Block {
+            frames: vec![
+                Walked {
+                    ts: Timestamp::default(),
+                    data: 0,
+                    len: 0,
+                    orig_len: 0,
+                    tail: 0,
+                    seen: Seen::Ignored,
+                    packet: NO_PACKET,
+                };
+                n
+            ],
+            ..empty(from)
+        };
+        credit.publish(2, frames(SCAN_HELD_FRAMES, 2000));
+        assert_eq!(credit.claim(3, 0), Claim::Full);
+        credit.publish(2, frames(1, 2000));
+        assert_eq!(credit.claim(3, 0), Claim::Yours);
+        credit.publish(3, frames(SCAN_HELD_FRAMES, 3000));
+        assert_eq!(credit.claim(4, 0), Claim::Full);
+        credit.analysed(0, 4);
+        assert_eq!(credit.state.lock().expect("lock").held, 0);
         // Closing frees a waiter.
-        assert!(credit.claim(3, 0));
+        assert_eq!(credit.claim(5, 0), Claim::Yours);
         let c = Arc::clone(&credit);
-        let waiter = std::thread::spawn(move || matches!(c.take(3, 1), Taken::Closed));
+        let waiter = std::thread::spawn(move || matches!(c.take(5, 1), Taken::Closed));
         std::thread::sleep(Duration::from_millis(20));
         credit.close();
         assert!(waiter.join().expect("ends"));

@@ -88,7 +88,7 @@ impl Packet<'_> {
             (0, 0)
         } else {
             // Addresses only, compared: no pointer is made from them.
-            let off = (payload.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+            let off = payload.as_ptr().addr().checked_sub(data.as_ptr().addr())?;
             let end = off.checked_add(payload.len())?;
             if end > data.len() {
                 return None;
