@@ -1728,6 +1728,41 @@ mod tests {
         (got, e.summary(), ends)
     }
 
+    /// Walks `files` at -j2 and -j3, checks the records and summary against one engine's,
+    /// and gives each run's file ends, as (file, the error's message).
+    fn walked_like_one_engine(files: &[std::path::PathBuf]) -> Vec<Vec<(usize, Option<String>)>> {
+        let (want, want_sum) = one_engine(files);
+        assert!(!want.is_empty());
+        [2, 3]
+            .into_iter()
+            .map(|jobs| {
+                let (got, sum, ends) = walked(files, jobs);
+                assert_eq!(got, want, "-j{jobs}");
+                assert_eq!(sum.frames, want_sum.frames);
+                assert_eq!(sum.bytes, want_sum.bytes);
+                assert_eq!(sum.undecodable_frames, want_sum.undecodable_frames);
+                assert_eq!(sum.connections, want_sum.connections);
+                assert_eq!(sum.findings, want_sum.findings);
+                assert!(sum.errors.is_empty(), "{:?}", sum.errors);
+                ends.into_iter()
+                    .map(|(f, r)| (f, r.err().map(|e| e.to_string())))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// How the one-thread reader ends `path`: `None` cleanly, or its error's message.
+    fn reader_says(path: &std::path::Path) -> Option<String> {
+        let mut cap = crate::capture::OfflineCapture::open(path).expect("opens");
+        loop {
+            match cap.next_frame() {
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+    }
+
     #[test]
     fn workers_walking_mapped_files_give_one_engines_records() {
         let dir = captures();
@@ -1742,39 +1777,13 @@ mod tests {
             dir.join("smb311-sign-gmac.pcap"),
             dir.join("guest.pcap"),
         ];
-        let (want, want_sum) = one_engine(&files);
-        for jobs in [2, 3] {
-            let (got, sum, ends) = walked(&files, jobs);
-            assert_eq!(got, want, "-j{jobs}");
-            assert_eq!(sum.frames, want_sum.frames);
-            assert_eq!(sum.bytes, want_sum.bytes);
-            assert_eq!(sum.connections, want_sum.connections);
-            assert_eq!(sum.findings, want_sum.findings);
-            assert!(sum.errors.is_empty(), "{:?}", sum.errors);
-            // Each file ends once, in order; the cut one as one engine's reader ends it.
-            let order: Vec<usize> = ends.iter().map(|(f, _)| *f).collect();
-            assert_eq!(order, vec![0, 1, 2, 3]);
-            let msg = match &ends[1].1 {
-                Err(e @ CaptureError::Truncated { .. }) => e.to_string(),
-                other => panic!("{other:?}"),
-            };
-            let mut cap = crate::capture::OfflineCapture::open(&cut).expect("opens");
-            let mut reader_says = String::new();
-            loop {
-                match cap.next_frame() {
-                    Ok(Some(_)) => {}
-                    Ok(None) => break,
-                    Err(e) => {
-                        reader_says = e.to_string();
-                        break;
-                    }
-                }
-            }
-            assert_eq!(msg, reader_says);
-            assert!(
-                ends.iter()
-                    .enumerate()
-                    .all(|(i, (_, r))| i == 1 || r.is_ok())
+        // Each file ends once, in order; the cut one as one engine's reader ends it.
+        let cut_says = reader_says(&cut);
+        assert!(cut_says.as_ref().is_some_and(|m| m.contains("truncated")));
+        for ends in walked_like_one_engine(&files) {
+            assert_eq!(
+                ends,
+                vec![(0, None), (1, cut_says.clone()), (2, None), (3, None)]
             );
         }
         let _ = std::fs::remove_dir_all(&tmp);
@@ -1803,28 +1812,10 @@ mod tests {
         ];
         std::fs::write(&files[0], &bad).expect("write");
         std::fs::write(&files[1], &whole[..24]).expect("write");
-        let reader_says = |path: &std::path::Path| {
-            let mut cap = crate::capture::OfflineCapture::open(path).expect("opens");
-            loop {
-                match cap.next_frame() {
-                    Ok(Some(_)) => {}
-                    Ok(None) => return None,
-                    Err(e) => return Some(e.to_string()),
-                }
-            }
-        };
-        let said = reader_says(&files[0]).expect("the reader stops on the bad record");
-        let (want, want_sum) = one_engine(&files);
-        for jobs in [2, 3] {
-            let (got, sum, ends) = walked(&files, jobs);
-            assert_eq!(got, want, "-j{jobs}");
-            assert_eq!(sum.frames, want_sum.frames);
-            assert_eq!(sum.bytes, want_sum.bytes);
-            let ends: Vec<(usize, Option<String>)> = ends
-                .into_iter()
-                .map(|(f, r)| (f, r.err().map(|e| e.to_string())))
-                .collect();
-            assert_eq!(ends, vec![(0, Some(said.clone())), (1, None), (2, None)]);
+        let said = reader_says(&files[0]);
+        assert!(said.is_some(), "the reader stops on the bad record");
+        for ends in walked_like_one_engine(&files) {
+            assert_eq!(ends, vec![(0, said.clone()), (1, None), (2, None)]);
         }
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -1869,15 +1860,8 @@ mod tests {
             .count();
         assert!(wrong > 10, "the test guesses wrong: {wrong}");
         let files = vec![path];
-        let (want, want_sum) = one_engine(&files);
-        assert!(want.len() > 10);
-        for jobs in [2, 3] {
-            let (got, sum, ends) = walked(&files, jobs);
-            assert_eq!(got, want, "-j{jobs}");
-            assert_eq!(sum.frames, want_sum.frames);
-            assert_eq!(sum.bytes, want_sum.bytes);
-            assert_eq!(sum.undecodable_frames, want_sum.undecodable_frames);
-            assert!(matches!(ends.as_slice(), [(0, Ok(()))]), "{ends:?}");
+        for ends in walked_like_one_engine(&files) {
+            assert_eq!(ends, vec![(0, None)]);
         }
         let _ = std::fs::remove_dir_all(&tmp);
     }
