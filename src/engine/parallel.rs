@@ -313,6 +313,8 @@ struct CreditState {
     gone: Vec<bool>,
     /// Blocks a worker is walking (or has walked), and which worker.
     claims: BTreeMap<u64, usize>,
+    /// Blocks walked from a wrong guess that a worker walks again, and which worker.
+    rewalks: BTreeMap<u64, usize>,
     /// Frames in `blocks`.
     held: usize,
 }
@@ -331,8 +333,10 @@ impl CreditState {
                 self.held = self.held.saturating_sub(b.frames.len());
             }
         }
-        while self.claims.first_key_value().is_some_and(|(&k, _)| k < low) {
-            self.claims.pop_first();
+        for map in [&mut self.claims, &mut self.rewalks] {
+            while map.first_key_value().is_some_and(|(&k, _)| k < low) {
+                map.pop_first();
+            }
         }
     }
 }
@@ -374,6 +378,7 @@ impl Credit {
             }
             g.gone = vec![false; jobs];
             g.claims.clear();
+            g.rewalks.clear();
             g.held = 0;
             false
         });
@@ -409,26 +414,36 @@ impl Credit {
         });
     }
 
-    /// Block `k` for worker `w`, once it is there; when nobody has taken it to walk, `w`
-    /// takes it ([`Taken::Walk`]) rather than wait, so a worker that stopped leaves none
-    /// unwalked.
-    fn take(&self, k: u64, w: usize) -> Taken {
+    /// Block `k` for worker `w`, walked from `at` (where the records of the block before
+    /// end), once it is there. When nobody has taken it to walk, or its walk started from a
+    /// wrong guess and nobody walks it again, `w` takes it ([`Taken::Walk`]) rather than
+    /// wait, so a worker that stopped leaves none unwalked.
+    fn take(&self, k: u64, w: usize, at: u64) -> Taken {
         let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if g.closed {
                 return Taken::Closed;
             }
-            if let Some(b) = g.blocks.get(&k) {
-                return Taken::Block(Arc::clone(b));
-            }
-            // Someone is walking it right now (a claim is only made to walk at once).
-            let walking = g
-                .claims
-                .get(&k)
-                .is_some_and(|&c| !g.gone.get(c).is_none_or(|&gone| gone));
-            if !walking {
-                g.claims.insert(k, w);
-                return Taken::Walk;
+            let live = |g: &CreditState, map: &BTreeMap<u64, usize>| {
+                map.get(&k)
+                    .is_some_and(|&c| !g.gone.get(c).is_none_or(|&gone| gone))
+            };
+            match g.blocks.get(&k) {
+                Some(b) if b.from == Some(at) => return Taken::Block(Arc::clone(b)),
+                // A wrong guess: walked again by the first to see it, the others wait.
+                Some(_) => {
+                    if !live(&g, &g.rewalks) {
+                        g.rewalks.insert(k, w);
+                        return Taken::Walk;
+                    }
+                }
+                // Someone is walking it right now (a claim is only made to walk at once).
+                None => {
+                    if !live(&g, &g.claims) {
+                        g.claims.insert(k, w);
+                        return Taken::Walk;
+                    }
+                }
             }
             g = self.moved.wait(g).unwrap_or_else(PoisonError::into_inner);
         }
@@ -456,6 +471,7 @@ impl Credit {
                 *a = None;
             }
             g.claims.retain(|_, c| *c != w);
+            g.rewalks.retain(|_, c| *c != w);
             g.prune();
             true
         });
@@ -1339,12 +1355,12 @@ impl Walk {
                     }
                     next_walk += 1;
                 }
-                let block = match self.credit.take(k, self.id) {
+                let block = match self.credit.take(k, self.id, at) {
                     // It starts where the block before ended: its records are the file's.
-                    Taken::Block(b) if b.from == Some(at) => b,
-                    // Nobody had walked it, or from a wrong guess: walk it from there (the
-                    // others take this walk, unless they took the wrong one already).
-                    Taken::Block(_) | Taken::Walk => {
+                    Taken::Block(b) => b,
+                    // Nobody had walked it, or from a wrong guess: walk it from there, for
+                    // the others too.
+                    Taken::Walk => {
                         let b = Arc::new(self.walk(m, at, block_end(m, k - first)));
                         self.credit.publish_shared(k, Arc::clone(&b));
                         b
@@ -1908,7 +1924,7 @@ mod tests {
         assert_eq!(credit.claim(0, 0), Claim::Yours);
         assert_eq!(credit.claim(0, 1), Claim::Taken);
         let c = Arc::clone(&credit);
-        let waiter = std::thread::spawn(move || match c.take(0, 1) {
+        let waiter = std::thread::spawn(move || match c.take(0, 1, 24) {
             Taken::Block(b) => b.from,
             _ => None,
         });
@@ -1917,12 +1933,12 @@ mod tests {
         credit.publish(0, empty(24));
         assert_eq!(waiter.join().expect("ends"), Some(24));
         // A block nobody took is the taker's to walk.
-        assert!(matches!(credit.take(1, 0), Taken::Walk));
+        assert!(matches!(credit.take(1, 0, 1000), Taken::Walk));
         assert_eq!(credit.claim(1, 1), Claim::Taken);
         // A worker that stops leaves its blocks to the others.
         assert_eq!(credit.claim(2, 1), Claim::Yours);
         credit.abandon(1);
-        assert!(matches!(credit.take(2, 0), Taken::Walk));
+        assert!(matches!(credit.take(2, 0, 2000), Taken::Walk));
         // Blocks go once every worker still walking is past them.
         credit.publish(1, empty(1000));
         credit.analysed(0, 1);
@@ -1958,10 +1974,23 @@ mod tests {
         assert_eq!(credit.claim(4, 0), Claim::Full);
         credit.analysed(0, 4);
         assert_eq!(credit.state.lock().expect("lock").held, 0);
+        // A block walked from a wrong guess is walked again by the first worker to see it;
+        // the others wait for that walk.
+        credit.publish(4, empty(4100));
+        assert!(matches!(credit.take(4, 0, 4000), Taken::Walk));
+        let c = Arc::clone(&credit);
+        let waiter = std::thread::spawn(move || match c.take(4, 1, 4000) {
+            Taken::Block(b) => b.from,
+            _ => None,
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "waits for the walk again");
+        credit.publish(4, empty(4000));
+        assert_eq!(waiter.join().expect("ends"), Some(4000));
         // Closing frees a waiter.
         assert_eq!(credit.claim(5, 0), Claim::Yours);
         let c = Arc::clone(&credit);
-        let waiter = std::thread::spawn(move || matches!(c.take(5, 1), Taken::Closed));
+        let waiter = std::thread::spawn(move || matches!(c.take(5, 1, 5000), Taken::Closed));
         std::thread::sleep(Duration::from_millis(20));
         credit.close();
         assert!(waiter.join().expect("ends"));
