@@ -1920,18 +1920,25 @@ mod tests {
             from: Some(from),
             ..Block::unfound()
         };
+        // Worker 1 waits in `take` for block `k` from `at`, until `publish` puts it there.
+        let waits_for = |k: u64, at: u64, publish: &dyn Fn()| {
+            let c = Arc::clone(&credit);
+            let waiter = std::thread::spawn(move || match c.take(k, 1, at) {
+                Taken::Block(b) => b.from,
+                _ => None,
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(
+                !waiter.is_finished(),
+                "block {k} waits for the walk under way"
+            );
+            publish();
+            assert_eq!(waiter.join().expect("ends"), Some(at));
+        };
         // Worker 0 takes block 0 to walk; worker 1 then waits for it instead of walking it.
         assert_eq!(credit.claim(0, 0), Claim::Yours);
         assert_eq!(credit.claim(0, 1), Claim::Taken);
-        let c = Arc::clone(&credit);
-        let waiter = std::thread::spawn(move || match c.take(0, 1, 24) {
-            Taken::Block(b) => b.from,
-            _ => None,
-        });
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(!waiter.is_finished(), "waits for the walk under way");
-        credit.publish(0, empty(24));
-        assert_eq!(waiter.join().expect("ends"), Some(24));
+        waits_for(0, 24, &|| credit.publish(0, empty(24)));
         // A block nobody took is the taker's to walk.
         assert!(matches!(credit.take(1, 0, 1000), Taken::Walk));
         assert_eq!(credit.claim(1, 1), Claim::Taken);
@@ -1978,15 +1985,7 @@ mod tests {
         // the others wait for that walk.
         credit.publish(4, empty(4100));
         assert!(matches!(credit.take(4, 0, 4000), Taken::Walk));
-        let c = Arc::clone(&credit);
-        let waiter = std::thread::spawn(move || match c.take(4, 1, 4000) {
-            Taken::Block(b) => b.from,
-            _ => None,
-        });
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(!waiter.is_finished(), "waits for the walk again");
-        credit.publish(4, empty(4000));
-        assert_eq!(waiter.join().expect("ends"), Some(4000));
+        waits_for(4, 4000, &|| credit.publish(4, empty(4000)));
         // Closing frees a waiter.
         assert_eq!(credit.claim(5, 0), Claim::Yours);
         let c = Arc::clone(&credit);
