@@ -148,6 +148,14 @@ impl ClassicFile {
     }
 }
 
+impl ClassicFile {
+    /// The open file, its header, its size when opened, and the seconds of its first
+    /// record's time (for [`super::MappedCapture`], which maps the file).
+    pub(super) fn into_parts(self) -> (File, FileHeader, u64, Option<u32>) {
+        (self.file, self.header, self.size, self.first_secs)
+    }
+}
+
 impl<R: ReadAt> ClassicFile<R> {
     /// The file's path.
     pub(crate) fn path(&self) -> &Path {

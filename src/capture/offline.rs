@@ -440,6 +440,8 @@ pub struct MappedCapture {
     header: FileHeader,
     map: Arc<Mapped>,
     size: u64,
+    /// The seconds of the first record's time, to guess record starts by.
+    first_secs: Option<u32>,
 }
 
 impl MappedCapture {
@@ -456,15 +458,11 @@ impl MappedCapture {
         if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
             return Ok(None);
         }
-        let Ok(mut file) = File::open(path) else {
+        // A file that does not open or read is the reader's to report.
+        let Ok(Some(classic)) = super::chunked::ClassicFile::open(path) else {
             return Ok(None);
         };
-        let size = file.metadata().map_err(open_err)?.len();
-        let mut h = [0u8; pcap_file::FILE_HEADER_LEN];
-        let got = read_up_to(&mut file, &mut h).map_err(open_err)?;
-        let Some(header) = FileHeader::parse(&h[..got]) else {
-            return Ok(None);
-        };
+        let (file, header, size, first_secs) = classic.into_parts();
         let Some(map) = Mapped::new(&file, size).map_err(open_err)? else {
             return Ok(None);
         };
@@ -474,6 +472,7 @@ impl MappedCapture {
             header,
             map: Arc::new(map),
             size,
+            first_secs,
         }))
     }
 
@@ -495,20 +494,13 @@ impl MappedCapture {
             .release(usize::try_from(upto).unwrap_or(usize::MAX));
     }
 
-    /// A reader of the file from its first record: the frames, errors and progress of
-    /// [`OfflineCapture::open`]'s, read in place.
-    pub fn reader(&self) -> OfflineCapture {
-        let reader = PcapFileReader::whole(ClassicInput::Mapped, self.header, self.map.clone());
-        OfflineCapture::classic(&self.path, reader, Some(self.size))
-    }
-
     /// Where the first record is.
     pub(crate) fn first_record(&self) -> u64 {
         (pcap_file::FILE_HEADER_LEN as u64).min(self.size)
     }
 
-    /// Reads the records from byte `from` (a record's start) on, as [`Self::reader`] reads
-    /// them from there, handing each frame to `each` with where its captured bytes start and
+    /// Reads the records from byte `from` (a record's start) on, as [`OfflineCapture::open`]'s
+    /// reader reads them from there, handing each frame to `each` with where its captured bytes start and
     /// where the record ends (in the file). Stops before the first record at or past `until`
     /// (unless `until` is the file's end: then at the end of the file), or at an error that
     /// ends the reading before that.
@@ -565,10 +557,8 @@ impl MappedCapture {
         let bytes: &[u8] = (*self.map).as_ref();
         let from = usize::try_from(at).ok()?;
         let rest = bytes.get(from..)?;
-        let near =
-            super::chunked::first_secs(&self.header, bytes.get(pcap_file::FILE_HEADER_LEN..));
         let span = usize::try_from(span).unwrap_or(usize::MAX);
-        super::chunked::resync(&self.header, rest, span, near).map(|i| at + i as u64)
+        super::chunked::resync(&self.header, rest, span, self.first_secs).map(|i| at + i as u64)
     }
 
     /// The frame whose captured bytes are `len` bytes at `data_start` (as
@@ -797,7 +787,7 @@ mod tests {
         let mut cap = OfflineCapture::open_with(path, libpcap_only).expect("open");
         let (frames, end) = frames_of(&mut cap);
         assert!(
-            cap.next_frame().unwrap().is_none(),
+            cap.next_frame().expect("Ok after the end").is_none(),
             "Ok(None) after the end"
         );
         (cap, frames, end)
@@ -837,15 +827,20 @@ mod tests {
             let path = temp_file(&format!("mapped-{name}"), bytes);
             let (streamed, want, want_end) = read_all(&path, false);
             let m = MappedCapture::open(&path).expect("opens").expect("maps");
-            // Two readers of one mapping, each from the start.
-            let mut a = m.reader();
-            let mut b = m.reader();
-            for cap in [&mut a, &mut b] {
-                let (got, end) = frames_of(cap);
+            // Two walks of one mapping, each from the first record to the end.
+            for _ in 0..2 {
+                let mut got = Vec::new();
+                let stop = m.walk(m.first_record(), m.size(), |f, _, _| {
+                    got.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len));
+                });
+                let frames = got.len() as u64;
+                let end = m
+                    .end_at(&stop, frames)
+                    .map(|r| r.err().map(|e| e.to_string()));
                 assert!(got == want, "{name}");
-                assert_eq!(end, want_end, "{name}");
-                assert_eq!(cap.bytes_read(), streamed.bytes_read(), "{name}");
-                assert_eq!(cap.frames_read(), streamed.frames_read(), "{name}");
+                assert_eq!(end, Some(want_end.clone()), "{name}");
+                assert_eq!(stop.next, streamed.bytes_read(), "{name}");
+                assert_eq!(frames, streamed.frames_read(), "{name}");
             }
             let _ = std::fs::remove_file(&path);
         }
