@@ -10,11 +10,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use etherparse::PacketBuilder;
-use smbscope::capture::Timestamp;
 use smbscope::flow::{
-    Anomaly, CloseReason, Direction, FlowKey, Limits, Packet, SmbPorts, StreamHandler, TcpTable,
-    decode, dlt,
+    Anomaly, CloseReason, Direction, Extent, FlowKey, Limits, Packet, SmbPorts, StreamHandler,
+    TcpTable, decode, dlt,
 };
+use smbscope::wire::Timestamp;
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -45,11 +45,11 @@ impl StreamHandler for Count {
         _: Direction,
         _: Timestamp,
         msg: &[u8],
-        partial: bool,
+        extent: Extent,
     ) {
         self.messages += 1;
         self.bytes += msg.len() as u64;
-        self.partial += u64::from(partial);
+        self.partial += u64::from(extent != Extent::Whole);
     }
     fn nbss_control(
         &mut self,

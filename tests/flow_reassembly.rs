@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use smbscope::capture::{CaptureError, OfflineCapture, Timestamp};
+use smbscope::capture::{CaptureError, OfflineCapture};
 use smbscope::flow::{
-    Anomaly, AnomalyKind, CloseReason, Direction, FlowKey, Limits, SmbPorts, StreamHandler,
+    Anomaly, AnomalyKind, CloseReason, Direction, Extent, FlowKey, Limits, SmbPorts, StreamHandler,
     TcpTable, Transport, decode,
 };
+use smbscope::wire::Timestamp;
 
 /// Counts what the flow layer delivers and checks every message looks like SMB.
 #[derive(Default, Debug)]
@@ -43,7 +44,7 @@ impl StreamHandler for Count {
         _d: Direction,
         _t: Timestamp,
         msg: &[u8],
-        _p: bool,
+        _p: Extent,
     ) {
         self.messages += 1;
         match msg {

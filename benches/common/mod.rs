@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use smbscope::capture::OfflineCapture;
 use smbscope::flow::{
-    Anomaly, CloseReason, Direction, FlowKey, Limits, SmbPorts, StreamHandler, TcpTable, decode,
+    Anomaly, CloseReason, Direction, Extent, FlowKey, Limits, SmbPorts, StreamHandler, TcpTable,
+    decode,
 };
 use smbscope::smb::{Command, Header, NtStatus};
 use smbscope::wire::Timestamp;
@@ -85,9 +86,13 @@ impl StreamHandler for Collect {
         dir: Direction,
         _: Timestamp,
         msg: &[u8],
-        partial: bool,
+        extent: Extent,
     ) {
-        assert!(!partial, "message truncated by the flow limits");
+        assert_eq!(
+            extent,
+            Extent::Whole,
+            "message truncated by the flow limits"
+        );
         self.msgs.push(Msg {
             dir,
             bytes: msg.to_vec(),

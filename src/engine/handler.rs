@@ -9,7 +9,7 @@ use super::logon::{LogonNote, LogonTracker};
 use super::state::{self, ConnState, Family};
 use super::{Config, Counters, MessageTap, Scratch, smb1, smb2};
 use crate::event::{AnomalyRecord, ConnectionRecord, Finding, Record, SessionId, SessionRecord};
-use crate::flow::{Anomaly, CloseReason, Direction, FlowKey, StreamHandler};
+use crate::flow::{Anomaly, CloseReason, Direction, Extent, FlowKey, StreamHandler};
 use crate::rules::{self, RuleId};
 use crate::wire::Timestamp;
 
@@ -269,12 +269,12 @@ impl StreamHandler for SmbHandler {
         dir: Direction,
         ts: Timestamp,
         msg: &[u8],
-        partial: bool,
+        extent: Extent,
     ) {
         self.counters.smb_messages += 1;
         conn.last_seen = ts;
         conn.messages += 1;
-        let len = msg.len() as u64 + 4;
+        let len = extent.len(msg) + 4;
         match dir {
             Direction::ToServer => conn.bytes_to_server += len,
             Direction::ToClient => conn.bytes_to_client += len,
@@ -282,7 +282,7 @@ impl StreamHandler for SmbHandler {
         let mut em = self.emitter();
         match msg.first() {
             Some(0xFF) => smb1::handle(&mut em, conn, dir, ts, msg),
-            Some(0xFC..=0xFE) => smb2::handle(&mut em, conn, dir, ts, msg, partial),
+            Some(0xFC..=0xFE) => smb2::handle(&mut em, conn, dir, ts, msg),
             _ => {
                 conn.malformed += 1;
                 em.anomaly(
@@ -299,6 +299,14 @@ impl StreamHandler for SmbHandler {
                 tap.message(&conn.key, dir, ts, msg);
             }
         }
+    }
+
+    fn wanted(&mut self, conn: &mut Self::Conn, dir: Direction, head: &[u8], len: u32) -> u32 {
+        if self.tap.is_some() {
+            // The tap writes the messages out whole.
+            return len;
+        }
+        smb2::wanted(&self.config, conn, dir, head, len)
     }
 
     fn nbss_control(

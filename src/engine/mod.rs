@@ -344,3 +344,7 @@ pub fn analyze_file(
     out.push(Record::Summary(summary));
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "head_tests.rs"]
+mod head_tests;

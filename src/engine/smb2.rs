@@ -7,7 +7,7 @@ use super::findings::{
 use super::state::{
     AuthKind, ConnState, Family, MAX_TREES, Pending, SIGNING_REQUIRED, Session, SessionState, Tree,
 };
-use super::{Emitter, auth, protect};
+use super::{Config, Emitter, auth, protect};
 use crate::crypto::kdf::PreauthHash;
 use crate::flow::Direction;
 use crate::rules::{Context, RuleId};
@@ -18,6 +18,7 @@ use crate::smb::negotiate::{Dialect, NegotiateContext, NegotiateRequest, Negotia
 use crate::smb::rw::{IoctlRequest, ReadResponse, WriteRequest, fsctl};
 use crate::smb::session_setup::{SessionSetupRequest, SessionSetupResponse, session_flags};
 use crate::smb::status::NtStatus;
+use crate::smb::transform::{TRANSFORM_HEADER_LEN, TransformHeader};
 use crate::smb::tree::{TreeConnectRequest, TreeConnectResponse, share_flags};
 use crate::wire::Timestamp;
 
@@ -28,7 +29,6 @@ pub(crate) fn handle(
     dir: Direction,
     ts: Timestamp,
     msg: &[u8],
-    _partial: bool,
 ) {
     if conn.family != Family::Smb2 {
         // A multi-protocol negotiate starts in SMB1 and continues in SMB2.
@@ -47,6 +47,56 @@ pub(crate) fn handle(
         }
         _ => plaintext(em, conn, dir, ts, msg),
     }
+}
+
+/// How many bytes of a long NBSS message (`head` its first ones) the analysis needs: the
+/// header and fixed part of a lone, plaintext READ response or WRITE request outside IPC$ whose
+/// signature no key can check, or the TRANSFORM header of a message no key can decrypt; the
+/// whole of anything else. The data of such a READ or WRITE is then never copied.
+pub(crate) fn wanted(
+    config: &Config,
+    conn: &ConnState,
+    dir: Direction,
+    head: &[u8],
+    len: u32,
+) -> u32 {
+    let keyed = |sid: u64| {
+        // As `protect::establish` will find: keys are looked up once per session.
+        !config.keys.is_empty()
+            && conn
+                .session(sid)
+                .is_none_or(|s| !s.crypto_tried || s.crypto.is_some())
+    };
+    let need = match head.first() {
+        Some(0xFD) => match TransformHeader::parse(head) {
+            Ok(th) if !keyed(th.session_id()) => TRANSFORM_HEADER_LEN,
+            _ => return len,
+        },
+        Some(0xFE) => {
+            let Ok(h) = Header::parse(head) else {
+                return len;
+            };
+            if h.next_command() != 0 || h.is_related() {
+                return len;
+            }
+            let response = h.is_response() || dir == Direction::ToClient;
+            let need = match h.command() {
+                Command::READ if response && h.status() == NtStatus::SUCCESS => {
+                    ReadResponse::PARSED_LEN
+                }
+                Command::WRITE if !response => WriteRequest::PARSED_LEN,
+                _ => return len,
+            };
+            let sid = h.session_id();
+            let ipc = conn.session(sid).is_some_and(|s| is_ipc(s, h.tree_id()));
+            if ipc || (h.is_signed() && keyed(sid)) {
+                return len;
+            }
+            need
+        }
+        _ => return len,
+    };
+    u32::try_from(need).unwrap_or(len).min(len)
 }
 
 /// Plaintext SMB2: each compounded message in turn.

@@ -3,16 +3,28 @@
 //! next SMB message boundary after a gap or garbage.
 //!
 //! The hot path parses messages straight out of the segment slice it is given; only a trailing
-//! incomplete message is copied into `pending`.
+//! incomplete message is copied into `pending`. Before a long message is copied, the consumer
+//! sees its first [`HEAD_LEN`] bytes and says how much of it it needs ([`Events::wanted`]): the
+//! rest (the data of a large READ or WRITE nobody verifies) is passed over without a copy.
 
-use super::AnomalyKind;
+use super::{AnomalyKind, Extent};
+
+/// How many bytes of a message body the consumer is shown before it chooses how much of the
+/// body it needs: an SMB2 header and the fixed part of a READ response or WRITE request.
+pub(crate) const HEAD_LEN: usize = 128;
 
 /// What framing (and reassembly) reports. The flow table implements it to call the
 /// [`StreamHandler`](super::StreamHandler); tests implement it to record.
 pub(crate) trait Events {
-    /// A complete session message body (after the 4-byte NBSS header), or its first
-    /// `max_message` bytes when `partial`.
-    fn message(&mut self, msg: &[u8], partial: bool);
+    /// A session message body (after the 4-byte NBSS header): whole, or its first bytes as
+    /// `extent` says.
+    fn message(&mut self, msg: &[u8], extent: Extent);
+    /// How many bytes of the body of a message of `len` bytes are needed, given its first
+    /// [`HEAD_LEN`] bytes `head`. Asked only of a message longer than that which is not
+    /// complete in the bytes at hand; the answer is kept within `Limits::MIN_MESSAGE..=len`.
+    fn wanted(&mut self, _head: &[u8], len: u32) -> u32 {
+        len
+    }
     /// A control packet (type 0x81..=0x85) and its body.
     fn control(&mut self, kind: u8, body: &[u8]);
     /// A problem in this direction.
@@ -75,6 +87,10 @@ pub(crate) struct Framer {
     /// The hunt starts at the first bytes seen of a stream whose start was not seen: accept
     /// any valid packet there (a control packet too), not only an SMB message boundary.
     fresh: bool,
+    /// How many body bytes of the message in `pending` are kept, once [`Events::wanted`] was
+    /// asked (0: not asked; the answer is at least 64); the rest is skipped. A `u32` (NBSS
+    /// lengths are 24-bit), so the framer stays as small as an idle flow needs.
+    keep: u32,
 }
 
 /// What the bytes at a packet start say.
@@ -206,17 +222,22 @@ impl Framer {
                 }
             }
             Head::Message { len } => {
-                let want = nbss::HEADER_LEN + (len as usize).min(cap);
-                match data.get(nbss::HEADER_LEN..want) {
-                    Some(body) => {
-                        self.deliver(body, len, cap, ev);
-                        &data[want..]
-                    }
-                    None => {
-                        self.pending.extend_from_slice(data);
-                        &[]
+                let body_cap = (len as usize).min(cap);
+                let mut keep = body_cap;
+                if data.len() < nbss::HEADER_LEN + len as usize && body_cap > HEAD_LEN {
+                    // Not all here: before copying any of it, ask how much of it is needed.
+                    if let Some(head) = data.get(nbss::HEADER_LEN..nbss::HEADER_LEN + HEAD_LEN) {
+                        keep = ask(head, len, body_cap, ev);
+                        self.keep = keep as u32;
                     }
                 }
+                if let Some(body) = data.get(nbss::HEADER_LEN..nbss::HEADER_LEN + keep) {
+                    self.keep = 0;
+                    self.deliver(body, len, cap, ev);
+                    return &data[nbss::HEADER_LEN + keep..];
+                }
+                self.pending.extend_from_slice(data);
+                &[]
             }
         }
     }
@@ -232,7 +253,16 @@ impl Framer {
                 return data;
             }
             Head::Control { len, .. } => nbss::HEADER_LEN + len as usize,
-            Head::Message { len } => nbss::HEADER_LEN + (len as usize).min(cap),
+            Head::Message { len } => {
+                let body_cap = (len as usize).min(cap);
+                nbss::HEADER_LEN
+                    + match self.keep {
+                        // Stop at the head to ask how much of the body is needed.
+                        0 if body_cap > HEAD_LEN => HEAD_LEN,
+                        0 => body_cap,
+                        keep => keep as usize,
+                    }
+            }
         };
         let take = want.saturating_sub(self.pending.len()).min(data.len());
         self.pending.extend_from_slice(&data[..take]);
@@ -245,31 +275,53 @@ impl Framer {
                 ev.control(kind, &self.pending[nbss::HEADER_LEN..]);
                 self.release_pending();
             }
-            Head::Message { len }
-                if self.pending.len() == nbss::HEADER_LEN + (len as usize).min(cap) =>
-            {
-                let buf = std::mem::take(&mut self.pending);
-                self.deliver(&buf[nbss::HEADER_LEN..], len, cap, ev);
-                self.pending = buf;
-                self.release_pending();
+            Head::Message { len } => {
+                let body_cap = (len as usize).min(cap);
+                let have = self.pending.len() - nbss::HEADER_LEN;
+                if self.keep == 0 && body_cap > HEAD_LEN && have == HEAD_LEN {
+                    let keep = ask(&self.pending[nbss::HEADER_LEN..], len, body_cap, ev);
+                    self.keep = keep as u32;
+                }
+                let keep = match self.keep {
+                    0 => body_cap,
+                    keep => keep as usize,
+                };
+                if have >= keep {
+                    let buf = std::mem::take(&mut self.pending);
+                    self.deliver(
+                        &buf[nbss::HEADER_LEN..nbss::HEADER_LEN + keep],
+                        len,
+                        cap,
+                        ev,
+                    );
+                    // What was gathered past `keep` is part of what is passed over.
+                    self.skip -= (have - keep) as u64;
+                    self.pending = buf;
+                    self.release_pending();
+                }
             }
             _ => {}
         }
         rest
     }
 
-    /// Delivers a message body (whole, or the first `cap` bytes of an oversized one).
+    /// Delivers the first bytes of a message body of `len` bytes: all of it, its head as the
+    /// consumer asked (shorter than `cap`), or the first `cap` bytes of an oversized one. The
+    /// rest is skipped.
     fn deliver(&mut self, body: &[u8], len: u32, cap: usize, ev: &mut impl Events) {
-        if len as usize > cap {
+        if body.len() < (len as usize).min(cap) {
+            ev.message(body, Extent::Head { len });
+            self.skip = u64::from(len) - body.len() as u64;
+        } else if len as usize > cap {
             ev.anomaly(
                 AnomalyKind::MessageTooLarge,
                 "NBSS message longer than max_message; delivered truncated",
                 u64::from(len),
             );
-            ev.message(body, true);
+            ev.message(body, Extent::Truncated { len });
             self.skip = u64::from(len) - cap as u64;
         } else {
-            ev.message(body, false);
+            ev.message(body, Extent::Whole);
         }
     }
 
@@ -277,6 +329,7 @@ impl Framer {
     fn bad(&mut self, detail: &'static str, len: u64, ev: &mut impl Events) {
         ev.anomaly(AnomalyKind::BadNbss, detail, len);
         self.resync = true;
+        self.keep = 0;
         // From `fast` nothing is pending: the bad header is at data[0], and the hunt passes
         // over it (a bad header never passes `is_boundary`). From `slow` at most PROBE_LEN
         // bytes are pending (a header is classified before it grows further); the first one
@@ -373,12 +426,20 @@ impl Framer {
     }
 
     fn release_pending(&mut self) {
+        self.keep = 0;
         if self.pending.capacity() > KEEP_PENDING_CAPACITY {
             self.pending = Vec::new();
         } else {
             self.pending.clear();
         }
     }
+}
+
+/// Asks `ev` how many body bytes of a message of `len` bytes (`body_cap` of them deliverable)
+/// it needs, given the head; the answer is kept within `Limits::MIN_MESSAGE..=body_cap`.
+fn ask(head: &[u8], len: u32, body_cap: usize, ev: &mut impl Events) -> usize {
+    let wanted = usize::try_from(ev.wanted(head, len)).unwrap_or(usize::MAX);
+    wanted.clamp(super::Limits::MIN_MESSAGE.min(body_cap), body_cap)
 }
 
 /// Classifies the packet starting at `buf[0]`.

@@ -6,7 +6,13 @@ use super::*;
 /// Records framing events (shared with the reassembly tests).
 #[derive(Debug, Default)]
 pub(crate) struct Rec {
+    /// Each message, and whether it was cut at `max_message`.
     pub msgs: Vec<(Vec<u8>, bool)>,
+    pub extents: Vec<Extent>,
+    /// The answer to [`Events::wanted`] (None: the default, all of it), and the heads asked
+    /// about with their lengths.
+    pub keep: Option<u32>,
+    pub asked: Vec<(Vec<u8>, u32)>,
     pub controls: Vec<(u8, Vec<u8>)>,
     pub anomalies: Vec<(AnomalyKind, u64)>,
 }
@@ -18,8 +24,14 @@ impl Rec {
 }
 
 impl Events for Rec {
-    fn message(&mut self, msg: &[u8], partial: bool) {
-        self.msgs.push((msg.to_vec(), partial));
+    fn message(&mut self, msg: &[u8], extent: Extent) {
+        self.msgs
+            .push((msg.to_vec(), matches!(extent, Extent::Truncated { .. })));
+        self.extents.push(extent);
+    }
+    fn wanted(&mut self, head: &[u8], len: u32) -> u32 {
+        self.asked.push((head.to_vec(), len));
+        self.keep.unwrap_or(len)
     }
     fn control(&mut self, kind: u8, body: &[u8]) {
         self.controls.push((kind, body.to_vec()));
@@ -265,4 +277,114 @@ fn midstream_start_accepts_a_packet_start() {
     f.feed(&msg(0xfe, 64, 2), CAP, &mut rec);
     assert_eq!(rec.msgs.len(), 1);
     assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 48)]);
+}
+
+/// An NBSS session message whose body is `id 'S' 'M' 'B'` then bytes that count up.
+fn counting(id: u8, body_len: usize) -> Vec<u8> {
+    let mut v = msg(id, body_len, 0);
+    for (i, b) in v.iter_mut().enumerate().skip(8) {
+        *b = (i % 251) as u8;
+    }
+    v
+}
+
+/// Checks that each message of `msgs` (NBSS packets in stream order) was delivered whole, or,
+/// when the framer asked about it, as the first `keep` bytes (kept within 64..=len).
+fn check_heads(rec: &Rec, msgs: &[&[u8]], keep: u32, cap: usize) {
+    assert!(rec.anomalies.is_empty(), "{:?}", rec.anomalies);
+    assert_eq!(rec.msgs.len(), msgs.len());
+    let mut asked = rec.asked.iter();
+    for (i, m) in msgs.iter().enumerate() {
+        let body = &m[4..];
+        let len = body.len() as u32;
+        let was_asked = body.len() > HEAD_LEN.min(cap)
+            && rec
+                .asked
+                .iter()
+                .any(|(h, l)| *l == len && h[..] == body[..HEAD_LEN]);
+        let kept = (keep as usize).clamp(64, body.len().min(cap));
+        let (want, extent) = if was_asked && kept < body.len() {
+            asked.next();
+            (&body[..kept], Extent::Head { len })
+        } else {
+            (body, Extent::Whole)
+        };
+        assert_eq!(rec.extents[i], extent, "message {i}");
+        assert_eq!(rec.msgs[i].0, want, "message {i}");
+    }
+}
+
+#[test]
+fn a_long_message_is_cut_where_the_consumer_asks_at_any_split() {
+    let a = counting(0xfe, 5000);
+    let b = msg(0xfe, 64, 2);
+    let c = counting(0xfd, 300);
+    let s = [&a[..], &b, &c].concat();
+    for keep in [10, 64, 80, 128, 200, 4999, 5000, u32::MAX] {
+        let mut splits: Vec<Vec<&[u8]>> = (0..s.len()).map(|i| vec![&s[..i], &s[i..]]).collect();
+        for size in [1, 7, 100, 1448] {
+            splits.push(s.chunks(size).collect());
+        }
+        for chunks in splits {
+            let mut f = Framer::default();
+            let mut rec = Rec {
+                keep: Some(keep),
+                ..Rec::default()
+            };
+            for ch in &chunks {
+                f.feed(ch, CAP, &mut rec);
+            }
+            f.finish(&mut rec);
+            check_heads(&rec, &[&a, &b, &c], keep, CAP);
+            // The split message is always asked about, with its first bytes.
+            if !chunks[0].is_empty() && chunks[0].len() < a.len() {
+                assert_eq!(rec.asked[0].1, 5000, "keep {keep}");
+                assert_eq!(rec.asked[0].0, a[4..4 + HEAD_LEN]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_gap_in_the_part_passed_over_keeps_sync() {
+    let a = counting(0xfe, 5000);
+    let b = msg(0xfe, 64, 2);
+    let mut f = Framer::default();
+    let mut rec = Rec {
+        keep: Some(80),
+        ..Rec::default()
+    };
+    f.feed(&a[..1000], CAP, &mut rec);
+    f.gap(2000);
+    f.feed(&a[3000..], CAP, &mut rec);
+    f.feed(&b, CAP, &mut rec);
+    check_heads(&rec, &[&a, &b], 80, CAP);
+    assert_eq!(rec.extents[0], Extent::Head { len: 5000 });
+}
+
+#[test]
+fn a_head_within_max_message_is_no_anomaly_and_all_of_it_is_truncated() {
+    let a = counting(0xfe, 5000);
+    let b = msg(0xfe, 64, 2);
+    let s = [&a[..], &b].concat();
+    let feed = |keep| {
+        let mut f = Framer::default();
+        let mut rec = Rec {
+            keep,
+            ..Rec::default()
+        };
+        for ch in s.chunks(1448) {
+            f.feed(ch, 1000, &mut rec);
+        }
+        rec
+    };
+    let rec = feed(Some(80));
+    check_heads(&rec, &[&a, &b], 80, 1000);
+    let rec = feed(None);
+    assert_eq!(rec.anomalies, [(AnomalyKind::MessageTooLarge, 5000)]);
+    assert_eq!(
+        rec.extents,
+        [Extent::Truncated { len: 5000 }, Extent::Whole]
+    );
+    assert_eq!(rec.msgs[0].0, a[4..1004]);
 }

@@ -60,6 +60,28 @@ impl Direction {
     }
 }
 
+/// How much of a session message [`StreamHandler::message`] is given.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Extent {
+    /// All of it.
+    Whole,
+    /// Its first bytes, as many as [`StreamHandler::wanted`] asked for, of `len`.
+    Head { len: u32 },
+    /// Its first `Limits::max_message` bytes of `len`: it is longer than that limit (reported
+    /// as [`AnomalyKind::MessageTooLarge`]).
+    Truncated { len: u32 },
+}
+
+impl Extent {
+    /// The length of the whole message, of which `given` are the bytes delivered.
+    pub fn len(self, given: &[u8]) -> u64 {
+        match self {
+            Extent::Whole => given.len() as u64,
+            Extent::Head { len } | Extent::Truncated { len } => u64::from(len),
+        }
+    }
+}
+
 /// A TCP connection, oriented: `server` is the side on an SMB port.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct FlowKey {
@@ -75,9 +97,9 @@ pub trait StreamHandler {
     type Conn;
     /// A new TCP flow to an SMB port was seen. `midstream` = no SYN seen.
     fn open(&mut self, key: &FlowKey, ts: Timestamp, midstream: bool) -> Self::Conn;
-    /// One complete NBSS session message (type 0x00): `msg` is the payload after the 4-byte
-    /// NBSS header, so it starts with 0xFF/0xFE/0xFD/0xFC 'S' 'M' 'B' normally. `partial` = the
-    /// message exceeded `Limits::max_message` and only its first `max_message` bytes are given.
+    /// One NBSS session message (type 0x00): `msg` is the payload after the 4-byte NBSS
+    /// header, so it starts with 0xFF/0xFE/0xFD/0xFC 'S' 'M' 'B' normally. `extent` says
+    /// whether it is whole or only its first bytes (and then how long it is).
     fn message(
         &mut self,
         conn: &mut Self::Conn,
@@ -85,8 +107,16 @@ pub trait StreamHandler {
         dir: Direction,
         ts: Timestamp,
         msg: &[u8],
-        partial: bool,
+        extent: Extent,
     );
+    /// How many bytes of a session message of `len` bytes the handler needs, given its first
+    /// bytes `head` (128 of them). Asked before a long message that is split across segments
+    /// is gathered: the bytes past the answer are passed over without being copied, and
+    /// [`message`](StreamHandler::message) gets the first ones as [`Extent::Head`]. The
+    /// answer is kept within `Limits::MIN_MESSAGE..=len`. By default the whole message.
+    fn wanted(&mut self, _conn: &mut Self::Conn, _dir: Direction, _head: &[u8], len: u32) -> u32 {
+        len
+    }
     /// A NetBIOS session-service control packet (0x81 request, 0x82, 0x83, 0x84, 0x85
     /// keepalive) with its body.
     fn nbss_control(

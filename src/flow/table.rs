@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::framing::Events;
 use super::tcp::{HalfStream, SegmentIn};
 use super::{
-    Anomaly, AnomalyKind, CloseReason, Direction, FlowKey, Limits, Packet, SmbPorts, StreamHandler,
-    TcpSeg, Transport,
+    Anomaly, AnomalyKind, CloseReason, Direction, Extent, FlowKey, Limits, Packet, SmbPorts,
+    StreamHandler, TcpSeg, Transport,
 };
 use crate::wire::Timestamp;
 
@@ -30,8 +30,11 @@ pub struct FlowStats {
     pub payload_bytes: u64,
     /// Session messages delivered (partial ones included).
     pub messages: u64,
-    /// Of those, delivered truncated (`partial = true`).
+    /// Of those, delivered truncated at `Limits::max_message` ([`Extent::Truncated`]).
     pub partial_messages: u64,
+    /// Of those, delivered as their first bytes because the handler needed no more
+    /// ([`Extent::Head`]).
+    pub head_messages: u64,
     /// NBSS control packets delivered.
     pub control_packets: u64,
     /// Anomalies reported, indexed by [`AnomalyKind::index`].
@@ -412,11 +415,19 @@ struct Emit<'a, H: StreamHandler> {
 }
 
 impl<H: StreamHandler> Events for Emit<'_, H> {
-    fn message(&mut self, msg: &[u8], partial: bool) {
+    fn message(&mut self, msg: &[u8], extent: Extent) {
         self.stats.messages += 1;
-        self.stats.partial_messages += u64::from(partial);
+        match extent {
+            Extent::Whole => {}
+            Extent::Head { .. } => self.stats.head_messages += 1,
+            Extent::Truncated { .. } => self.stats.partial_messages += 1,
+        }
         self.handler
-            .message(self.conn, self.key, self.dir, self.ts, msg, partial);
+            .message(self.conn, self.key, self.dir, self.ts, msg, extent);
+    }
+
+    fn wanted(&mut self, head: &[u8], len: u32) -> u32 {
+        self.handler.wanted(self.conn, self.dir, head, len)
     }
 
     fn control(&mut self, kind: u8, body: &[u8]) {

@@ -65,9 +65,14 @@ impl StreamHandler for RecH {
         d: Direction,
         _t: Timestamp,
         m: &[u8],
-        p: bool,
+        p: Extent,
     ) {
-        self.ev.push(Ev::Msg(*c, d, m.to_vec(), p));
+        self.ev.push(Ev::Msg(
+            *c,
+            d,
+            m.to_vec(),
+            matches!(p, Extent::Truncated { .. }),
+        ));
     }
     fn nbss_control(
         &mut self,

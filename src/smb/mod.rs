@@ -45,7 +45,7 @@ pub use status::NtStatus;
 pub fn fuzz_message(data: &[u8]) {
     struct Sink;
     impl crate::flow::framing::Events for Sink {
-        fn message(&mut self, msg: &[u8], _partial: bool) {
+        fn message(&mut self, msg: &[u8], _extent: crate::flow::Extent) {
             fuzz_parse_all(msg);
         }
         fn control(&mut self, kind: u8, body: &[u8]) {

@@ -5,7 +5,7 @@
 //! on a message whose data part is missing (the engine may hold only the first bytes of a large
 //! WRITE). The data itself is available, clamped to what is present, through `data(h)`.
 
-use crate::smb::header::{Command, Header};
+use crate::smb::header::{Command, HEADER_LEN, Header};
 use crate::smb::negotiate::Dialect;
 use crate::smb::status::NtStatus;
 use crate::smb::util::{bytes16_at, u8_at, u16_at, u32_at, u64_at};
@@ -86,6 +86,9 @@ pub struct ReadResponse {
 }
 
 impl ReadResponse {
+    /// What [`ReadResponse::parse`] reads of a message: the header and the fixed part.
+    pub const PARSED_LEN: usize = HEADER_LEN + (field::READ_RSP_STRUCTURE_SIZE & !1) as usize;
+
     /// Parses the fixed part of the response body of `h` (no allocation).
     pub fn parse(h: &Header<'_>) -> Result<Self> {
         h.fixed_body(field::READ_RSP_STRUCTURE_SIZE)?;
@@ -122,6 +125,9 @@ pub struct WriteRequest {
 }
 
 impl WriteRequest {
+    /// What [`WriteRequest::parse`] reads of a message: the header and the fixed part.
+    pub const PARSED_LEN: usize = HEADER_LEN + (field::WRITE_REQ_STRUCTURE_SIZE & !1) as usize;
+
     /// Parses the fixed part of the request body of `h` (no allocation); the data may be absent.
     pub fn parse(h: &Header<'_>) -> Result<Self> {
         h.fixed_body(field::WRITE_REQ_STRUCTURE_SIZE)?;

@@ -9,7 +9,7 @@ use crate::engine::SmbHandler;
 use crate::engine::state::ConnState;
 use crate::event::{CertificateRecord, ClientHelloRecord, EventRecord, VersionNegotiationRecord};
 use crate::flow::framing::Events;
-use crate::flow::{AnomalyKind, Direction, FlowKey, StreamHandler};
+use crate::flow::{AnomalyKind, Direction, Extent, FlowKey, StreamHandler};
 use crate::quic::cert::CertInfo;
 use crate::quic::frame::{self, Frame};
 use crate::quic::keylog::{KeyLog, Label};
@@ -310,9 +310,13 @@ struct SmbEvents<'a> {
 }
 
 impl Events for SmbEvents<'_> {
-    fn message(&mut self, msg: &[u8], partial: bool) {
+    fn message(&mut self, msg: &[u8], extent: Extent) {
         self.h
-            .message(self.conn, &self.key, self.dir, self.ts, msg, partial);
+            .message(self.conn, &self.key, self.dir, self.ts, msg, extent);
+    }
+
+    fn wanted(&mut self, head: &[u8], len: u32) -> u32 {
+        self.h.wanted(self.conn, self.dir, head, len)
     }
 
     fn control(&mut self, kind: u8, body: &[u8]) {
