@@ -723,6 +723,7 @@ impl ShardedEngine {
                             quic_ports: shard.quic_ports.clone(),
                         },
                         credit,
+                        last_counts: std::cell::Cell::new((0, 0)),
                     };
                     let mut engine = Engine::new(shard);
                     engine.defer_cross_notes();
@@ -1289,6 +1290,9 @@ struct Walk {
     id: usize,
     sharding: Sharding,
     credit: Arc<Credit>,
+    /// The frames and kept packets of the last block this worker walked: the next block's
+    /// lists are allocated that large (and a little more) at once, instead of growing.
+    last_counts: std::cell::Cell<(usize, usize)>,
 }
 
 impl Walk {
@@ -1446,8 +1450,9 @@ impl Walk {
     /// Reads the records of `m` from `from` (a record start) until `until`, decoding each
     /// frame's link layer to find its shard.
     fn walk(&self, m: &MappedCapture, from: u64, until: u64) -> Block {
-        let mut frames = Vec::new();
-        let mut packets = Vec::new();
+        let (last_frames, last_packets) = self.last_counts.get();
+        let mut frames = Vec::with_capacity(last_frames + last_frames / 8);
+        let mut packets = Vec::with_capacity(last_packets + last_packets / 8);
         let stop = m.walk(from, until, |frame, data, end| {
             let mut packet = NO_PACKET;
             let seen = match flow::decode(frame.linktype, frame.data) {
@@ -1476,6 +1481,7 @@ impl Walk {
                 packet,
             });
         });
+        self.last_counts.set((frames.len(), packets.len()));
         Block {
             from: Some(from),
             frames,
