@@ -21,7 +21,8 @@ pub(crate) trait Events {
     fn message(&mut self, msg: &[u8], extent: Extent);
     /// How many bytes of the body of a message of `len` bytes are needed, given its first
     /// [`HEAD_LEN`] bytes `head`. Asked only of a message longer than that which is not
-    /// complete in the bytes at hand; the answer is kept within `Limits::MIN_MESSAGE..=len`.
+    /// complete in the bytes at hand and not over `max_message`; the answer is kept within
+    /// `Limits::MIN_MESSAGE..=len`.
     fn wanted(&mut self, _head: &[u8], len: u32) -> u32 {
         len
     }
@@ -138,6 +139,9 @@ impl Framer {
                     .min(data.len());
                 data = &data[n..];
                 self.skip -= n as u64;
+                if self.skip == 0 && !self.pending.is_empty() {
+                    self.deliver_held(ev);
+                }
             } else if self.resync {
                 data = self.hunt(data, cap, ev);
             } else if self.pending.is_empty() {
@@ -159,8 +163,12 @@ impl Framer {
             return;
         }
         if self.skip > 0 {
-            if bytes <= self.skip {
+            // A head is held (`pending`) while the rest of its message is passed over: the
+            // loss drops that message, as it would a gathered one.
+            let held = !self.pending.is_empty();
+            if bytes < self.skip || (!held && bytes == self.skip) {
                 self.skip -= bytes;
+                self.release_pending();
             } else {
                 self.start_resync();
             }
@@ -188,10 +196,15 @@ impl Framer {
                 );
             }
         } else if !self.pending.is_empty() {
+            // The bytes of the packet seen, those passed over after a held head included.
+            let seen = match declared_total(&self.pending) {
+                Some(total) if self.skip > 0 => total - self.skip,
+                _ => self.pending.len() as u64,
+            };
             ev.anomaly(
                 AnomalyKind::IncompleteMessage,
                 "stream ended inside an NBSS packet",
-                self.pending.len() as u64,
+                seen,
             );
         }
         *self = Framer::default();
@@ -224,17 +237,21 @@ impl Framer {
             Head::Message { len } => {
                 let body_cap = (len as usize).min(cap);
                 let mut keep = body_cap;
-                if data.len() < nbss::HEADER_LEN + len as usize && body_cap > HEAD_LEN {
+                if data.len() < nbss::HEADER_LEN + len as usize && asks(len, cap) {
                     // Not all here: before copying any of it, ask how much of it is needed.
                     if let Some(head) = data.get(nbss::HEADER_LEN..nbss::HEADER_LEN + HEAD_LEN) {
                         keep = ask(head, len, body_cap, ev);
                         self.keep = keep as u32;
                     }
                 }
-                if let Some(body) = data.get(nbss::HEADER_LEN..nbss::HEADER_LEN + keep) {
-                    self.keep = 0;
-                    self.deliver(body, len, cap, ev);
-                    return &data[nbss::HEADER_LEN + keep..];
+                if let Some(prefix) = data.get(..nbss::HEADER_LEN + keep) {
+                    if keep < body_cap {
+                        self.hold(prefix, len);
+                    } else {
+                        self.keep = 0;
+                        self.deliver(&prefix[nbss::HEADER_LEN..], len, cap, ev);
+                    }
+                    return &data[prefix.len()..];
                 }
                 self.pending.extend_from_slice(data);
                 &[]
@@ -258,7 +275,7 @@ impl Framer {
                 nbss::HEADER_LEN
                     + match self.keep {
                         // Stop at the head to ask how much of the body is needed.
-                        0 if body_cap > HEAD_LEN => HEAD_LEN,
+                        0 if asks(len, cap) => HEAD_LEN,
                         0 => body_cap,
                         keep => keep as usize,
                     }
@@ -278,7 +295,7 @@ impl Framer {
             Head::Message { len } => {
                 let body_cap = (len as usize).min(cap);
                 let have = self.pending.len() - nbss::HEADER_LEN;
-                if self.keep == 0 && body_cap > HEAD_LEN && have == HEAD_LEN {
+                if self.keep == 0 && asks(len, cap) && have == HEAD_LEN {
                     let keep = ask(&self.pending[nbss::HEADER_LEN..], len, body_cap, ev);
                     self.keep = keep as u32;
                 }
@@ -286,16 +303,13 @@ impl Framer {
                     0 => body_cap,
                     keep => keep as usize,
                 };
-                if have >= keep {
+                if have >= keep && keep < body_cap {
+                    // Hold the head; what was gathered past it is part of what is passed over.
+                    self.pending.truncate(nbss::HEADER_LEN + keep);
+                    self.skip = u64::from(len) - have as u64;
+                } else if have >= keep {
                     let buf = std::mem::take(&mut self.pending);
-                    self.deliver(
-                        &buf[nbss::HEADER_LEN..nbss::HEADER_LEN + keep],
-                        len,
-                        cap,
-                        ev,
-                    );
-                    // What was gathered past `keep` is part of what is passed over.
-                    self.skip -= (have - keep) as u64;
+                    self.deliver(&buf[nbss::HEADER_LEN..], len, cap, ev);
                     self.pending = buf;
                     self.release_pending();
                 }
@@ -305,24 +319,40 @@ impl Framer {
         rest
     }
 
-    /// Delivers the first bytes of a message body of `len` bytes: all of it, its head as the
-    /// consumer asked (shorter than `cap`), or the first `cap` bytes of an oversized one. The
-    /// rest is skipped.
+    /// Delivers a message body of `len` bytes: all of it, or the first `cap` bytes of an
+    /// oversized one (the rest is skipped).
     fn deliver(&mut self, body: &[u8], len: u32, cap: usize, ev: &mut impl Events) {
-        if body.len() < (len as usize).min(cap) {
-            ev.message(body, Extent::Head { len });
-            self.skip = u64::from(len) - body.len() as u64;
-        } else if len as usize > cap {
+        if len as usize > cap {
             ev.anomaly(
                 AnomalyKind::MessageTooLarge,
                 "NBSS message longer than max_message; delivered truncated",
                 u64::from(len),
             );
             ev.message(body, Extent::Truncated { len });
-            self.skip = u64::from(len) - cap as u64;
+            self.skip = u64::from(len) - body.len() as u64;
         } else {
             ev.message(body, Extent::Whole);
         }
+    }
+
+    /// Holds `prefix` (the NBSS header and the head the consumer asked for) of a message of
+    /// `len` bytes while the rest is passed over. The head is delivered when its message ends
+    /// ([`Framer::deliver_held`]), so it is analysed where the whole message would have been,
+    /// and not at all if a gap or the stream's end cuts the message.
+    fn hold(&mut self, prefix: &[u8], len: u32) {
+        self.pending.extend_from_slice(prefix);
+        self.skip = u64::from(len) - (prefix.len() - nbss::HEADER_LEN) as u64;
+    }
+
+    /// The message of the held head has ended: deliver the head.
+    fn deliver_held(&mut self, ev: &mut impl Events) {
+        let buf = std::mem::take(&mut self.pending);
+        if let (Some(total), Some(head)) = (declared_total(&buf), buf.get(nbss::HEADER_LEN..)) {
+            let len = u32::try_from(total - nbss::HEADER_LEN as u64).unwrap_or(u32::MAX);
+            ev.message(head, Extent::Head { len });
+        }
+        self.pending = buf;
+        self.release_pending();
     }
 
     /// Garbage framing at the current position: report and start hunting just after it.
@@ -433,6 +463,13 @@ impl Framer {
             self.pending.clear();
         }
     }
+}
+
+/// Whether the consumer is asked how much of a message of `len` bytes it needs: when it is
+/// longer than the head shown, and within `cap` (an oversized message is always cut at `cap`,
+/// with its anomaly).
+fn asks(len: u32, cap: usize) -> bool {
+    len as usize > HEAD_LEN && len as usize <= cap
 }
 
 /// Asks `ev` how many body bytes of a message of `len` bytes (`body_cap` of them deliverable)

@@ -289,22 +289,28 @@ fn counting(id: u8, body_len: usize) -> Vec<u8> {
 }
 
 /// Checks that each message of `msgs` (NBSS packets in stream order) was delivered whole, or,
-/// when the framer asked about it, as the first `keep` bytes (kept within 64..=len).
+/// when the framer asked about it (once, with its first bytes), as the first `keep` bytes
+/// (kept within 64..=len); no message over `cap` is asked about.
 fn check_heads(rec: &Rec, msgs: &[&[u8]], keep: u32, cap: usize) {
     assert!(rec.anomalies.is_empty(), "{:?}", rec.anomalies);
     assert_eq!(rec.msgs.len(), msgs.len());
-    let mut asked = rec.asked.iter();
+    let mut asks = 0;
     for (i, m) in msgs.iter().enumerate() {
         let body = &m[4..];
         let len = body.len() as u32;
-        let was_asked = body.len() > HEAD_LEN.min(cap)
-            && rec
-                .asked
-                .iter()
-                .any(|(h, l)| *l == len && h[..] == body[..HEAD_LEN]);
-        let kept = (keep as usize).clamp(64, body.len().min(cap));
-        let (want, extent) = if was_asked && kept < body.len() {
-            asked.next();
+        let asked = rec
+            .asked
+            .get(asks)
+            .is_some_and(|(h, l)| *l == len && h[..] == body[..HEAD_LEN]);
+        if asked {
+            asks += 1;
+            assert!(
+                body.len() <= cap,
+                "message {i} over the cap was asked about"
+            );
+        }
+        let kept = (keep as usize).clamp(64, body.len());
+        let (want, extent) = if asked && kept < body.len() {
             (&body[..kept], Extent::Head { len })
         } else {
             (body, Extent::Whole)
@@ -312,6 +318,11 @@ fn check_heads(rec: &Rec, msgs: &[&[u8]], keep: u32, cap: usize) {
         assert_eq!(rec.extents[i], extent, "message {i}");
         assert_eq!(rec.msgs[i].0, want, "message {i}");
     }
+    assert_eq!(
+        asks,
+        rec.asked.len(),
+        "each message is asked about once at most"
+    );
 }
 
 #[test]
@@ -345,46 +356,92 @@ fn a_long_message_is_cut_where_the_consumer_asks_at_any_split() {
     }
 }
 
+/// Feeds `chunks` with `keep` as the consumer's answer, calling `gap(n)` for each `Err(n)`.
+fn feed_with_gaps(chunks: &[Result<&[u8], u64>], keep: u32, cap: usize) -> Rec {
+    let mut f = Framer::default();
+    let mut rec = Rec {
+        keep: Some(keep),
+        ..Rec::default()
+    };
+    for c in chunks {
+        match c {
+            Ok(data) => f.feed(data, cap, &mut rec),
+            Err(n) => f.gap(*n),
+        }
+    }
+    f.finish(&mut rec);
+    rec
+}
+
 #[test]
-fn a_gap_in_the_part_passed_over_keeps_sync() {
+fn a_head_is_delivered_when_its_message_ends_and_not_if_a_gap_or_the_end_cuts_it() {
     let a = counting(0xfe, 5000);
     let b = msg(0xfe, 64, 2);
+    // Whole: the head comes out only once the last byte of its message is in.
     let mut f = Framer::default();
     let mut rec = Rec {
         keep: Some(80),
         ..Rec::default()
     };
-    f.feed(&a[..1000], CAP, &mut rec);
-    f.gap(2000);
-    f.feed(&a[3000..], CAP, &mut rec);
-    f.feed(&b, CAP, &mut rec);
-    check_heads(&rec, &[&a, &b], 80, CAP);
-    assert_eq!(rec.extents[0], Extent::Head { len: 5000 });
+    f.feed(&a[..4003], CAP, &mut rec);
+    assert!(rec.msgs.is_empty(), "held until its message ends");
+    f.feed(&a[4003..], CAP, &mut rec);
+    assert_eq!(rec.extents, [Extent::Head { len: 5000 }]);
+    assert_eq!(rec.msgs[0].0, a[4..84]);
+    // A gap inside the part passed over drops the message, as it would a gathered one, and
+    // framing stays in sync; so does a gap before the head is complete.
+    for (cut, lost) in [(1000, 2000), (100, 50), (132, 4871)] {
+        let rec = feed_with_gaps(
+            &[
+                Ok(&a[..cut]),
+                Err(lost),
+                Ok(&a[cut + lost as usize..]),
+                Ok(&b),
+            ],
+            80,
+            CAP,
+        );
+        assert!(rec.anomalies.is_empty(), "{cut}: {:?}", rec.anomalies);
+        assert_eq!(rec.extents, [Extent::Whole], "{cut}");
+        assert_eq!(rec.msgs[0].0, b[4..]);
+    }
+    // A gap past the message's end resyncs, as before.
+    let rec = feed_with_gaps(&[Ok(&a[..1000]), Err(4010), Ok(&b[6..])], 80, CAP);
+    assert_eq!(rec.anomalies, [(AnomalyKind::ResyncSkipped, 62)]);
+    assert!(rec.msgs.is_empty());
+    // The stream ends inside it: an incomplete message of the bytes seen, and no head.
+    for cut in [100, 132, 1000, 5003] {
+        let rec = feed_with_gaps(&[Ok(&a[..cut])], 80, CAP);
+        assert_eq!(
+            rec.anomalies,
+            [(AnomalyKind::IncompleteMessage, cut as u64)]
+        );
+        assert!(rec.msgs.is_empty());
+    }
 }
 
 #[test]
-fn a_head_within_max_message_is_no_anomaly_and_all_of_it_is_truncated() {
+fn an_oversized_message_is_cut_at_max_message_whatever_the_consumer_needs() {
     let a = counting(0xfe, 5000);
     let b = msg(0xfe, 64, 2);
     let s = [&a[..], &b].concat();
-    let feed = |keep| {
-        let mut f = Framer::default();
-        let mut rec = Rec {
-            keep,
-            ..Rec::default()
-        };
-        for ch in s.chunks(1448) {
-            f.feed(ch, 1000, &mut rec);
+    for (cap, size) in [(1000, 1448), (1000, 100), (100, 7)] {
+        for keep in [None, Some(80)] {
+            let mut f = Framer::default();
+            let mut rec = Rec {
+                keep,
+                ..Rec::default()
+            };
+            for ch in s.chunks(size) {
+                f.feed(ch, cap, &mut rec);
+            }
+            assert!(rec.asked.is_empty());
+            assert_eq!(rec.anomalies, [(AnomalyKind::MessageTooLarge, 5000)]);
+            assert_eq!(
+                rec.extents,
+                [Extent::Truncated { len: 5000 }, Extent::Whole]
+            );
+            assert_eq!(rec.msgs[0].0, a[4..4 + cap]);
         }
-        rec
-    };
-    let rec = feed(Some(80));
-    check_heads(&rec, &[&a, &b], 80, 1000);
-    let rec = feed(None);
-    assert_eq!(rec.anomalies, [(AnomalyKind::MessageTooLarge, 5000)]);
-    assert_eq!(
-        rec.extents,
-        [Extent::Truncated { len: 5000 }, Extent::Whole]
-    );
-    assert_eq!(rec.msgs[0].0, a[4..1004]);
+    }
 }

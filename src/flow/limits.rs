@@ -14,7 +14,7 @@ pub struct Limits {
     /// Most out-of-order segments buffered per flow direction.
     pub max_ooo_segments: usize,
     /// Longest NBSS message delivered whole; longer ones are delivered truncated with
-    /// `partial = true`. Values below 64 are treated as 64.
+    /// [`Extent::Truncated`](super::Extent::Truncated). Values below 64 are treated as 64.
     pub max_message: usize,
 }
 

@@ -1,7 +1,7 @@
 //! From frames to SMB messages: link/IP/TCP decode ([`decode`]), a flow table keyed by
 //! client/server socket pair ([`TcpTable`]), bounded per-direction TCP reassembly, and NetBIOS
-//! session-service (NBSS) framing. The consumer implements [`StreamHandler`] and receives whole
-//! NBSS messages as borrowed slices.
+//! session-service (NBSS) framing. The consumer implements [`StreamHandler`] and receives NBSS
+//! messages as borrowed slices: whole, or only as far as it asked for ([`Extent`]).
 //!
 //! ```text
 //! Frame --decode--> Packet --TcpTable::handle_packet--> per-direction reassembly
@@ -65,7 +65,7 @@ impl Direction {
 pub enum Extent {
     /// All of it.
     Whole,
-    /// Its first bytes, as many as [`StreamHandler::wanted`] asked for, of `len`.
+    /// Its first bytes, as many as [`StreamHandler::wanted`] asked for (at least 64), of `len`.
     Head { len: u32 },
     /// Its first `Limits::max_message` bytes of `len`: it is longer than that limit (reported
     /// as [`AnomalyKind::MessageTooLarge`]).
@@ -113,7 +113,10 @@ pub trait StreamHandler {
     /// bytes `head` (128 of them). Asked before a long message that is split across segments
     /// is gathered: the bytes past the answer are passed over without being copied, and
     /// [`message`](StreamHandler::message) gets the first ones as [`Extent::Head`]. The
-    /// answer is kept within `Limits::MIN_MESSAGE..=len`. By default the whole message.
+    /// answer is kept within `Limits::MIN_MESSAGE..=len`. Not asked of a message longer than
+    /// `Limits::max_message` (cut there, with its anomaly). The head is delivered when the
+    /// message ends, and not if a gap or the end of the stream cuts it. By default the whole
+    /// message.
     fn wanted(&mut self, _conn: &mut Self::Conn, _dir: Direction, _head: &[u8], len: u32) -> u32 {
         len
     }

@@ -28,7 +28,7 @@ pub struct FlowStats {
     pub segments: u64,
     /// Their payload bytes (before removing retransmissions).
     pub payload_bytes: u64,
-    /// Session messages delivered (partial ones included).
+    /// Session messages delivered (cut or head-only ones included).
     pub messages: u64,
     /// Of those, delivered truncated at `Limits::max_message` ([`Extent::Truncated`]).
     pub partial_messages: u64,
