@@ -81,7 +81,11 @@ fn passing_over_unchecked_read_and_write_data_changes_no_record() {
     for entry in std::fs::read_dir(captures()).expect("captures/") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "pcap") {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("a file in captures/")
+                .to_string_lossy()
+                .into_owned();
             let (bare, keyed) = heads(&name);
             total += bare + keyed;
         }

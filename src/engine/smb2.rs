@@ -52,7 +52,8 @@ pub(crate) fn handle(
 /// How many bytes of a long NBSS message (`head` its first ones) the analysis needs: the
 /// header and fixed part of a lone, plaintext READ response or WRITE request outside IPC$ whose
 /// signature no key can check, or the TRANSFORM header (raised to 64 bytes by the framer) of a
-/// message no key can decrypt; the whole of anything else. The data of such a READ or WRITE is then never copied.
+/// message no key can decrypt; the whole of anything else. The data of such a READ or WRITE is
+/// then never copied.
 pub(crate) fn wanted(
     config: &Config,
     conn: &ConnState,

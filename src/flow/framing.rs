@@ -235,26 +235,20 @@ impl Framer {
                 }
             }
             Head::Message { len } => {
-                let body_cap = (len as usize).min(cap);
-                let mut keep = body_cap;
-                if data.len() < nbss::HEADER_LEN + len as usize && asks(len, cap) {
-                    // Not all here: before copying any of it, ask how much of it is needed.
-                    if let Some(head) = data.get(nbss::HEADER_LEN..nbss::HEADER_LEN + HEAD_LEN) {
-                        keep = ask(head, len, body_cap, ev);
-                        self.keep = keep as u32;
-                    }
+                let want = nbss::HEADER_LEN + (len as usize).min(cap);
+                if let Some(body) = data.get(nbss::HEADER_LEN..want) {
+                    self.deliver(body, len, cap, ev);
+                    return &data[want..];
                 }
-                if let Some(prefix) = data.get(..nbss::HEADER_LEN + keep) {
-                    if keep < body_cap {
-                        self.hold(prefix, len);
-                    } else {
-                        self.keep = 0;
-                        self.deliver(&prefix[nbss::HEADER_LEN..], len, cap, ev);
-                    }
-                    return &data[prefix.len()..];
-                }
-                self.pending.extend_from_slice(data);
-                &[]
+                // Not all here. Of a message the consumer is asked about, copy only the head
+                // for now: `slow` asks, then gathers no more than the answer.
+                let take = if asks(len, cap) {
+                    data.len().min(nbss::HEADER_LEN + HEAD_LEN)
+                } else {
+                    data.len()
+                };
+                self.pending.extend_from_slice(&data[..take]);
+                &data[take..]
             }
         }
     }
@@ -304,7 +298,8 @@ impl Framer {
                     keep => keep as usize,
                 };
                 if have >= keep && keep < body_cap {
-                    // Hold the head; what was gathered past it is part of what is passed over.
+                    // Hold the head (see `deliver_held`); what was gathered past it is part of
+                    // what is passed over.
                     self.pending.truncate(nbss::HEADER_LEN + keep);
                     self.skip = u64::from(len) - have as u64;
                 } else if have >= keep {
@@ -335,16 +330,9 @@ impl Framer {
         }
     }
 
-    /// Holds `prefix` (the NBSS header and the head the consumer asked for) of a message of
-    /// `len` bytes while the rest is passed over. The head is delivered when its message ends
-    /// ([`Framer::deliver_held`]), so it is analysed where the whole message would have been,
-    /// and not at all if a gap or the stream's end cuts the message.
-    fn hold(&mut self, prefix: &[u8], len: u32) {
-        self.pending.extend_from_slice(prefix);
-        self.skip = u64::from(len) - (prefix.len() - nbss::HEADER_LEN) as u64;
-    }
-
-    /// The message of the held head has ended: deliver the head.
+    /// The message of the held head has ended: deliver the head. (A head is held in `pending`
+    /// while the rest of its message is passed over, so that it is analysed where the whole
+    /// message would have been, and not at all if a gap or the stream's end cuts the message.)
     fn deliver_held(&mut self, ev: &mut impl Events) {
         let buf = std::mem::take(&mut self.pending);
         if let (Some(total), Some(head)) = (declared_total(&buf), buf.get(nbss::HEADER_LEN..)) {
