@@ -23,8 +23,8 @@
 //! drained as [`event::Record`]s.
 //!
 //! No `unsafe` code but in `capture/mapped.rs` (mapping a capture file for the parallel
-//! readers, and giving its pages back), which allows it for its two calls and documents their
-//! invariants.
+//! readers, giving its pages back, and prefetching what they read next), which allows it for
+//! its three calls and documents their invariants.
 #![deny(unsafe_code)]
 
 pub mod capture;

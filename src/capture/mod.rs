@@ -25,6 +25,7 @@ mod threaded;
 use std::path::PathBuf;
 
 pub use live::{LiveCapture, LiveOptions, LiveStats, LiveWaker, default_filter, open_live};
+pub(crate) use mapped::prefetch;
 pub(crate) use offline::WalkStop;
 pub use offline::{MappedCapture, OfflineCapture};
 pub use pcapng::scan_pcapng_secrets;

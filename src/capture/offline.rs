@@ -494,6 +494,19 @@ impl MappedCapture {
             .release(usize::try_from(upto).unwrap_or(usize::MAX));
     }
 
+    /// Starts loading the cache lines of bytes `at` and `at + 64` (a record's headers, or a
+    /// frame's TCP payload start): a hint, nothing past the end of the file.
+    pub(crate) fn prefetch(&self, at: u64) {
+        let bytes: &[u8] = (*self.map).as_ref();
+        let Ok(at) = usize::try_from(at) else { return };
+        if let Some(b) = bytes.get(at) {
+            super::mapped::prefetch(b);
+        }
+        if let Some(b) = bytes.get(at.saturating_add(64)) {
+            super::mapped::prefetch(b);
+        }
+    }
+
     /// Where the first record is.
     pub(crate) fn first_record(&self) -> u64 {
         (pcap_file::FILE_HEADER_LEN as u64).min(self.size)
@@ -524,6 +537,9 @@ impl MappedCapture {
             }
             match r.next_record() {
                 Ok(Some(rec)) => {
+                    // The next record's header is known now: load it while this frame is
+                    // handled, instead of waiting for it then.
+                    self.prefetch(r.consumed());
                     let frame = Frame {
                         ts: rec.ts,
                         linktype,

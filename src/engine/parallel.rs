@@ -1371,7 +1371,18 @@ impl Walk {
                     }
                     Taken::Closed => return false,
                 };
-                for w in &block.frames {
+                for (i, w) in block.frames.iter().enumerate() {
+                    // The walker read the first line of each frame (on any core); this
+                    // worker's analysis reads the next one (the TCP payload) and the decoded
+                    // packet: ask for them a few frames ahead.
+                    if let Some(ahead) = block.frames.get(i + PREFETCH_FRAMES)
+                        && ahead.seen == Seen::Shard(self.id as u32)
+                    {
+                        m.prefetch(ahead.data + 64);
+                        if let Some(p) = block.packets.get(ahead.packet as usize) {
+                            crate::capture::prefetch(p);
+                        }
+                    }
                     seq += 1;
                     in_file += 1;
                     totals.bytes += u64::from(w.len);
@@ -1505,6 +1516,9 @@ fn block_end(m: &MappedCapture, i: u64) -> u64 {
         .saturating_add((i + 1).saturating_mul(SCAN_BLOCK))
         .min(m.size())
 }
+
+/// How many frames of a block ahead a worker prefetches the bytes of its own frames.
+const PREFETCH_FRAMES: usize = 8;
 
 /// A worker: runs its engine over each batch and reports the tagged records.
 fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<Output>) {
