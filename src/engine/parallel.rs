@@ -1337,6 +1337,7 @@ impl Walk {
             .is_ok()
         };
         // Blocks before this one were taken by someone (or lie after a file's error).
+        let mine = Seen::Shard(u32::try_from(self.id).unwrap_or(u32::MAX));
         let mut next_walk = 0u64;
         let mut walked = 0u64;
         let mut last_report = 0u64;
@@ -1376,7 +1377,7 @@ impl Walk {
                     // worker's analysis reads the next one (the TCP payload) and the decoded
                     // packet: ask for them a few frames ahead.
                     if let Some(ahead) = block.frames.get(i + PREFETCH_FRAMES)
-                        && ahead.seen == Seen::Shard(self.id as u32)
+                        && ahead.seen == mine
                     {
                         m.prefetch(ahead.data + 64);
                         if let Some(p) = block.packets.get(ahead.packet as usize) {
@@ -1388,7 +1389,7 @@ impl Walk {
                     totals.bytes += u64::from(w.len);
                     totals.last_ts = totals.last_ts.max(w.ts);
                     match w.seen {
-                        Seen::Shard(shard) if shard as usize == self.id => {
+                        seen if seen == mine => {
                             let frame = m.frame_at(w.ts, w.data, w.len, w.orig_len);
                             let pkt = match block.packets.get(w.packet as usize) {
                                 Some(p) => Some(p.attach(frame.data)),
