@@ -15,6 +15,7 @@
 #   SMBSCOPE_BENCH_INSTALL=0 never try to install Suricata (otherwise tried as root, from
 #                            Debian bookworm-backports)
 #   SKIP_TSHARK=1 SKIP_SURICATA=1       leave those tools out
+#   REPS                     interleaved -j1/-j2 runs per 1 GiB corpus, best kept (default 5)
 #
 # The corpora come from benches/corpus.rs (cargo example bench-corpus): rounds of the project's
 # own captures with rewritten addresses, see that file. The machines here have 2 cores and are
@@ -151,8 +152,10 @@ best_row() {
 }
 # One corpus at -j1 and -j2, interleaved, REPS times each (best wall kept): single runs of a
 # fraction of a second swing by 20% on this shared VM (its DAMON pageout evicts page cache,
-# neighbours come and go), in either direction. The first run's records are kept for checks.
-REPS=${REPS:-3}
+# neighbours come and go), in either direction. Best of 5 by default: with 3, a run where one
+# side drew only slow samples still moved the ratio by 10%. The first run's records are kept for
+# checks.
+REPS=${REPS:-5}
 smb_runs() { # tag corpus [extra args...]
     local tag=$1 file=$2; shift 2
     if [ ${#JOBS[@]} -eq 0 ]; then
