@@ -184,9 +184,9 @@ pub enum ScanEvent {
 
 /// Frames a walking worker reads between reports to the merger (few in tests, so that the
 /// window below is reached on small captures)...
-const SCAN_REPORT_FRAMES: u64 = if cfg!(test) { 8 } else { 2048 };
+const SCAN_REPORT_FRAMES: u64 = if cfg!(test) { 8 } else { 8192 };
 /// ...or bytes of the files.
-const SCAN_REPORT_BYTES: u64 = 8 << 20;
+const SCAN_REPORT_BYTES: u64 = 16 << 20;
 /// Records ready for the caller after which [`ShardedEngine::next_scan_event`] returns.
 const SCAN_READY_RECORDS: usize = 1024;
 /// How far (in frames) a walking worker may run ahead of the records the merger has
@@ -1621,7 +1621,9 @@ fn drain(engine: &mut Engine, seq: u64, items: &mut Vec<(u64, Item)>, notes: &mu
         items.push((seq, Item::Record(Box::new(r))));
     }
     engine.take_notes(notes);
-    items.extend(notes.drain(..).map(|n| (seq, Item::Note(Box::new(n)))));
+    if !notes.is_empty() {
+        items.extend(notes.drain(..).map(|n| (seq, Item::Note(Box::new(n)))));
+    }
 }
 
 /// Which shard a packet belongs to (a hash; `None` when no engine would look at it).
