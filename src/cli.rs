@@ -382,6 +382,7 @@ impl Run {
                 self.worst = self.worst.max(Some(f.severity));
             }
             sink.record(&r)?;
+            self.engine.recycle(r);
         }
         Ok(())
     }

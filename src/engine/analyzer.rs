@@ -62,6 +62,14 @@ impl Analyzer {
         }
     }
 
+    /// Takes back the record [`Self::poll_record`] returned last, once the caller is done
+    /// with it (see [`ShardedEngine::recycle`]; one engine just drops it).
+    pub fn recycle(&mut self, r: Record) {
+        if let Analyzer::Sharded(e) = self {
+            e.recycle(r);
+        }
+    }
+
     /// No frame came for a while: the shards get what they have been given (nothing to do
     /// for one engine).
     pub fn flush(&mut self) {

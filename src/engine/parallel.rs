@@ -20,6 +20,9 @@
 //!   [`BATCH_FRAMES`] frames or [`BATCH_BYTES`] bytes; the reader blocks when a queue is full,
 //!   so no shard gets more than a few batches ahead and the merger buffers little.
 //!   `Limits::max_flows` is split between the shards (with 25% slack for uneven hashing).
+//! * **Freeing.** A record the caller is done with goes back to the worker that made it
+//!   ([`ShardedEngine::recycle`]), which frees it between reports: glibc's malloc gives each
+//!   thread its own arena, and frees from another thread contend for that arena's lock.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -187,6 +190,10 @@ pub enum ScanEvent {
 const SCAN_REPORT_FRAMES: u64 = if cfg!(test) { 8 } else { 8192 };
 /// ...or bytes of the files.
 const SCAN_REPORT_BYTES: u64 = 16 << 20;
+/// [`ShardedEngine::ready`]'s maker of a record the merger made.
+const MERGER: usize = usize::MAX;
+/// Records given back ([`ShardedEngine::recycle`]) sent to their worker at once.
+const GRAVE_RECORDS: usize = 256;
 /// Records ready for the caller after which [`ShardedEngine::next_scan_event`] returns.
 const SCAN_READY_RECORDS: usize = 1024;
 /// How far (in frames) a walking worker may run ahead of the records the merger has
@@ -644,7 +651,13 @@ pub struct ShardedEngine {
     queues: Vec<VecDeque<(u64, Item)>>,
     watermarks: Vec<u64>,
     ended: Vec<bool>,
-    ready: VecDeque<Record>,
+    /// Records in merged order, each with the worker that made it ([`MERGER`]: made here).
+    ready: VecDeque<(usize, Record)>,
+    /// Who made the record [`Self::poll_record`] returned last.
+    polled: usize,
+    /// Per worker: records the caller is done with ([`Self::recycle`]), and the way back.
+    graves: Vec<Vec<Record>>,
+    buriers: Vec<Sender<Vec<Record>>>,
     seq: u64,
     since_flush: u32,
     last_flush: Timestamp,
@@ -706,7 +719,10 @@ impl ShardedEngine {
         let credit = Arc::new(Credit::default());
         let mut inputs = Vec::with_capacity(jobs);
         let mut workers = Vec::with_capacity(jobs);
+        let mut buriers = Vec::with_capacity(jobs);
         for id in 0..jobs {
+            let (bury, graves) = mpsc::channel();
+            buriers.push(bury);
             let mut shard = config.clone();
             shard.limits.max_flows = per_shard.saturating_add(per_shard / 4).max(1);
             let (in_tx, in_rx) = mpsc::sync_channel(QUEUED_BATCHES);
@@ -724,6 +740,7 @@ impl ShardedEngine {
                         },
                         credit,
                         last_counts: std::cell::Cell::new((0, 0)),
+                        graves,
                     };
                     let mut engine = Engine::new(shard);
                     engine.defer_cross_notes();
@@ -742,6 +759,9 @@ impl ShardedEngine {
             watermarks: vec![0; jobs],
             ended: vec![false; jobs],
             ready: VecDeque::new(),
+            polled: MERGER,
+            graves: (0..jobs).map(|_| Vec::new()).collect(),
+            buriers,
             seq: 0,
             since_flush: 0,
             last_flush: Timestamp::default(),
@@ -919,7 +939,26 @@ impl ShardedEngine {
     /// The next record in merged order, if one is ready.
     #[must_use]
     pub fn poll_record(&mut self) -> Option<Record> {
-        self.ready.pop_front()
+        let (maker, r) = self.ready.pop_front()?;
+        self.polled = maker;
+        Some(r)
+    }
+
+    /// Takes back the record [`Self::poll_record`] returned last, once the caller is done
+    /// with it: it is freed by the worker that made it, in batches. (Freed here, a worker's
+    /// allocations go back to that thread's malloc arena under its lock, which the worker
+    /// holds as it allocates: the two threads then take turns at the lock, and a second core
+    /// gains much less.) Any record may be given back; dropping it is fine too.
+    pub fn recycle(&mut self, r: Record) {
+        let Some(grave) = self.graves.get_mut(self.polled) else {
+            return;
+        };
+        grave.push(r);
+        if grave.len() >= GRAVE_RECORDS {
+            let full = std::mem::take(grave);
+            // A worker that has ended leaves them to be freed here.
+            let _ = self.buriers[self.polled].send(full);
+        }
     }
 
     /// Hands every shard the frames it has been given so far and takes the records the
@@ -1222,13 +1261,14 @@ impl ShardedEngine {
     /// Releases everything queued from shard `w` (the others are done).
     fn merge_all(&mut self, w: usize) {
         while let Some((_, item)) = self.queues[w].pop_front() {
-            self.release(item);
+            self.release(w, item);
         }
     }
 
-    fn release(&mut self, item: Item) {
+    /// Makes an item from worker `w` ready.
+    fn release(&mut self, w: usize, item: Item) {
         match item {
-            Item::Record(r) => self.ready.push_back(*r),
+            Item::Record(r) => self.ready.push_back((w, *r)),
             Item::Note(n) => {
                 let mut recs = Vec::new();
                 match *n {
@@ -1247,7 +1287,7 @@ impl ShardedEngine {
                         Record::Anomaly(a) => *self.cross_anomalies.entry(a.kind).or_default() += 1,
                         _ => {}
                     }
-                    self.ready.push_back(r);
+                    self.ready.push_back((MERGER, r));
                 }
             }
         }
@@ -1270,7 +1310,7 @@ impl ShardedEngine {
             let Some((_, item)) = self.queues[w].pop_front() else {
                 break;
             };
-            self.release(item);
+            self.release(w, item);
         }
     }
 }
@@ -1293,9 +1333,18 @@ struct Walk {
     /// The frames and kept packets of the last block this worker walked: the next block's
     /// lists are allocated that large (and a little more) at once, instead of growing.
     last_counts: std::cell::Cell<(usize, usize)>,
+    /// Records this worker made that the caller is done with ([`ShardedEngine::recycle`]).
+    graves: Receiver<Vec<Record>>,
 }
 
 impl Walk {
+    /// Frees the records given back so far, on the thread that allocated them.
+    fn bury(&self) {
+        while let Ok(records) = self.graves.try_recv() {
+            drop(records);
+        }
+    }
+
     /// Goes through every frame of `scan`'s files (numbered from `base + 1`), analyses the
     /// ones of this worker's shard and advances the clock on the others, as one engine would
     /// see them; reports records every [`SCAN_REPORT_FRAMES`] frames. Walks the blocks ahead
@@ -1413,6 +1462,7 @@ impl Walk {
                         if !send(&mut items, seq, report) || !self.credit.wait(seq, walked + end) {
                             return false;
                         }
+                        self.bury();
                     }
                 }
                 at = block.stop.next;
@@ -1576,6 +1626,7 @@ fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<O
                     if out.send(chunk).is_err() {
                         break;
                     }
+                    walk.bury();
                 }
                 drain(&mut engine, u64::MAX, &mut items, &mut notes);
                 Some(engine.summary())
@@ -1613,6 +1664,7 @@ fn work(walk: &Walk, mut engine: Engine, input: &Receiver<Batch>, out: &Sender<O
         if sent.is_err() || failed || finish || gone {
             return;
         }
+        walk.bury();
     }
 }
 
@@ -1755,13 +1807,17 @@ mod tests {
             }
             // A slow consumer: the workers wait for it (the window is 32 frames here).
             std::thread::sleep(Duration::from_micros(200));
+            // Given back as `analyze` does: freed by the worker that made it, while it walks.
             while let Some(r) = e.poll_record() {
                 got.push(format!("{r:?}"));
+                e.recycle(r);
             }
         }
         e.finish();
+        // Given back after the workers ended: freed here.
         while let Some(r) = e.poll_record() {
             got.push(format!("{r:?}"));
+            e.recycle(r);
         }
         got.sort();
         (got, e.summary(), ends)

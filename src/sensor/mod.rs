@@ -290,6 +290,7 @@ impl Sensor {
     fn drain(&mut self) {
         while let Some(r) = self.engine.poll_record() {
             self.outputs.record(&r);
+            self.engine.recycle(r);
         }
     }
 
