@@ -183,22 +183,23 @@ smb_runs crypto "$CRYPTO" $(keyargs "$CRYPTO")
 run smbscope-quarter-j1 "$QUARTER" "$WORK/smbscope-quarter.json" \
     "$SMBSCOPE" analyze --format json --no-progress ${JOBS:+-j 1} "$QUARTER"
 # The small-capture corpus: a 48 MiB file of many small connections, and every capture the
-# project ships in one run (many small files). Each is timed best of 5 (tens of milliseconds).
+# project ships in one run (many small files). Each is timed best of 5 (tens of milliseconds),
+# -j1, -j2 and -j auto interleaved, so that the machine's drift weighs on all three alike.
 SMALL_FILES=()
 while IFS= read -r f; do SMALL_FILES+=("$f"); done < <(find captures -name '*.pcap' | sort)
-best_of() { # name corpus_bytes_file args... (best wall of 5 runs into RESULTS)
-    local name=$1 file=$2; shift 2
-    local i
-    for i in 1 2 3 4 5; do
-        run "$name-$i" "$file" /dev/null "$@" || return 1
-    done
-    best_row "$name"
-}
 if [ ${#JOBS[@]} -gt 0 ]; then
+    for i in 1 2 3 4 5; do
+        for j in 1 2 auto; do
+            run "smbscope-small-j$j-$i" "$SMALL" /dev/null \
+                "$SMBSCOPE" analyze --format json --no-progress -j "$j" "$SMALL"
+            # The shipped captures, as one run: bytes counted as their sum (first file named).
+            run "smbscope-files-j$j-$i" "${SMALL_FILES[0]}" /dev/null \
+                "$SMBSCOPE" analyze --format json --no-progress -j "$j" "${SMALL_FILES[@]}"
+        done
+    done
     for j in 1 2 auto; do
-        best_of "smbscope-small-j$j" "$SMALL" "$SMBSCOPE" analyze --format json --no-progress -j "$j" "$SMALL"
-        # The shipped captures, as one run: bytes counted as their sum (first file named).
-        best_of "smbscope-files-j$j" "${SMALL_FILES[0]}" "$SMBSCOPE" analyze --format json --no-progress -j "$j" "${SMALL_FILES[@]}"
+        best_row "smbscope-small-j$j"
+        best_row "smbscope-files-j$j"
     done
     files_bytes=$(cat "${SMALL_FILES[@]}" | wc -c)
     awk -F"\t" -v OFS="\t" -v b="$files_bytes" -v n="${#SMALL_FILES[@]}" '$1 ~ /^smbscope-files-/ { $2 = "captures/*.pcap (" n " files)"; $3 = b } { print }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
@@ -438,12 +439,13 @@ if [ ${#JOBS[@]} -gt 0 ]; then
             "-j1 $(mbps "smbscope-$t-j1") MB/s, -j2 $(mbps "smbscope-$t-j2") MB/s; the workers share the mapped file's 4 MiB blocks (one walks and decodes each for all); on many small frames the two cores spend about 1.3x the CPU time of one (faulting in the mapped pages, frames read cold from the page cache, the merger), see README"
     done
     for t in small files; do
-        # -j auto runs the -j1 code path below 64 MiB: "never slower" up to the run-to-run
-        # noise of a best-of-5 here (about 3% on runs of 15-25 ms).
+        # -j auto runs the -j1 code path below 16 MiB (the shipped captures, 8 MB) and two
+        # workers above (the 48 MiB corpus): "never slower" up to the run-to-run noise of a
+        # best-of-5 here (about 3% on runs of 15-25 ms).
         verdict "$t: smbscope -j auto / -j1 (small-capture corpus, best of 5; 3% noise allowed)" \
             "$(ratio "$(mbps "smbscope-$t-jauto")" "$(mbps "smbscope-$t-j1")")" 0.97 "x" 1 \
             "-j1 $(mbps "smbscope-$t-j1") MB/s, -j auto $(mbps "smbscope-$t-jauto") MB/s"
-        echo "   (info) $t: -j2 / -j1 = $(ratio "$(mbps "smbscope-$t-j2")" "$(mbps "smbscope-$t-j1")")x (-j auto uses one thread below 64 MiB of input)"
+        echo "   (info) $t: -j2 / -j1 = $(ratio "$(mbps "smbscope-$t-j2")" "$(mbps "smbscope-$t-j1")")x (-j auto: one worker per 8 MiB of mapped input, one thread below 16 MiB)"
     done
 else
     echo "multi-core: not measured: this smbscope has no analyze -j/--jobs"

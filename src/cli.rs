@@ -16,7 +16,7 @@ use crate::capture::{CaptureError, MappedCapture, OfflineCapture, ParallelReader
 use crate::engine::{Analyzer, Config, Engine, ScanEvent};
 use crate::event::{Record, Severity};
 use crate::flow::Limits;
-use crate::options::parse_mandates;
+use crate::options::{Input, parse_mandates};
 pub use crate::options::{Jobs, KeyArgs, LogonArgs, TuiArgs, WatchArgs};
 use crate::output::{JsonSink, PcapWriter, Sink, TextSink};
 use crate::rules::Mandates;
@@ -117,8 +117,11 @@ pub struct AnalyzeArgs {
     /// workers read them themselves: the first to get to each 4 MiB block walks it and shares
     /// its frames; otherwise N threads read the files (a classic pcap file in 2 MiB chunks,
     /// other files each whole) and hand each worker its frames.
-    /// -j1 reads and analyses on one thread. auto: one per CPU core (at most 8), or one when
-    /// the input is under 64 MiB. The records are the same either way.
+    /// -j1 reads and analyses on one thread. auto: for mapped files, one worker per CPU core
+    /// (at most 8) and per 8 MiB of input; for files read by reader threads, the same but
+    /// leaving two cores to the readers and the feeding thread; one thread when that makes
+    /// fewer than two workers (any input under 16 MiB, and pcapng or gzip on 2 cores). The
+    /// records are the same either way.
     #[arg(short = 'j', long, value_name = "N|auto", default_value = "auto", value_parser = Jobs::parse)]
     pub jobs: Jobs,
 
@@ -209,13 +212,20 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Format::Text => Box::new(TextSink::new(out)),
         Format::Json => Box::new(JsonSink::new(out)),
     };
-    let input_bytes = args
-        .files
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .sum();
-    let jobs = args.jobs.threads_for(Some(input_bytes));
-    let engine = Analyzer::new(config, jobs);
+    // Mapped when the workers can walk the files themselves (and more than one might).
+    let maps = (!args.no_mmap && args.jobs != Jobs::N(1))
+        .then(|| mapped_all(&args.files))
+        .flatten();
+    let input = match &maps {
+        Some(maps) => Input::Mapped(maps.iter().map(MappedCapture::size).sum()),
+        None => Input::Fed(Some(
+            args.files
+                .iter()
+                .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                .sum(),
+        )),
+    };
+    let engine = Analyzer::new(config, args.jobs.threads_for(input));
     let mut run = Run {
         engine,
         worst: None,
@@ -224,8 +234,7 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     };
     let progress = Progress::new(&args.files, args.no_progress);
     if let Analyzer::Sharded(e) = &run.engine {
-        let mmap = !args.no_mmap;
-        run.files_parallel(&args.files, e.jobs(), mmap, sink.as_mut(), &progress)?;
+        run.files_parallel(&args.files, e.jobs(), maps, sink.as_mut(), &progress)?;
     } else {
         for path in &args.files {
             run.file(path, sink.as_mut(), &progress)?;
@@ -294,21 +303,21 @@ impl Run {
         Ok(())
     }
 
-    /// Analyses `files` on the sharded engine: the workers walk them themselves when they can
-    /// all be mapped (`mmap`); otherwise `threads` reader threads read them (and split the
-    /// frames between the workers).
+    /// Analyses `files` on the sharded engine: the workers walk them themselves when they are
+    /// all mapped (`maps`); otherwise `threads` reader threads read them (and split the frames
+    /// between the workers).
     fn files_parallel(
         &mut self,
         files: &[PathBuf],
         threads: usize,
-        mmap: bool,
+        maps: Option<Vec<MappedCapture>>,
         sink: &mut dyn Sink,
         progress: &Progress,
     ) -> io::Result<()> {
         let Analyzer::Sharded(engine) = &mut self.engine else {
             return Ok(());
         };
-        if let Some(maps) = mmap.then(|| mapped_all(files)).flatten() {
+        if let Some(maps) = maps {
             engine.scan(maps);
             loop {
                 let event = match &mut self.engine {

@@ -292,8 +292,9 @@ pub struct WatchArgs {
     pub queue: Option<usize>,
 
     /// Analysis threads, N or auto: one capture thread feeds N workers that share the flows
-    /// out between them (-j1: the analysis runs on one thread). auto: one per CPU core, at
-    /// most 8 (for -r, one when the file is under 64 MiB) [default: auto].
+    /// out between them (-j1: the analysis runs on one thread). auto: one per CPU core beyond
+    /// two (kept for the capture and feeding threads), at most 8, and for -r one per 8 MiB of
+    /// the file; one thread when that makes fewer than two (as on 2 cores) [default: auto].
     #[arg(short = 'j', long, value_name = "N|auto", value_parser = Jobs::parse)]
     pub jobs: Option<Jobs>,
 
@@ -396,20 +397,38 @@ pub struct TuiArgs {
 /// `-j/--jobs`: analysis threads, a number or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Jobs {
-    /// One per CPU core (at most [`Jobs::MAX_AUTO`]), or one for an input too small to gain.
+    /// Chosen from the cores and the input ([`Jobs::resolve`]).
     #[default]
     Auto,
     /// Exactly this many (at least 1).
     N(usize),
 }
 
+/// How the frames reach the analysis threads, which decides what `auto` picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Files of this many bytes that the workers map and walk themselves (`analyze` on
+    /// uncompressed classic pcap files): nothing else needs a core.
+    Mapped(u64),
+    /// Frames handed to the workers by a reader or capture thread and the thread that feeds
+    /// them (pcapng and compressed files, `--no-mmap`, replays, live interfaces): of this
+    /// many bytes, `None` for a live interface.
+    Fed(Option<u64>),
+}
+
 impl Jobs {
     /// The most threads `auto` picks.
     pub const MAX_AUTO: usize = 8;
-    /// `auto` analyses inputs smaller than this on one thread: starting and feeding the
-    /// workers costs more than they win back on a few megabytes (measured by
-    /// benches/throughput.sh on the small-capture corpus).
-    pub const AUTO_MIN_BYTES: u64 = 64 << 20;
+    /// `auto` gives each worker at least this much input: starting and feeding workers costs
+    /// more than they win back on a few megabytes (measured on the 2-core development machine:
+    /// mapped classic pcap at -j2 against -j1 is level at 4.6 MB, 1.16x faster at 9 MB, 1.33x
+    /// at 18 MB; one small capture is 10% slower).
+    pub const AUTO_BYTES_PER_JOB: u64 = 8 << 20;
+    /// Cores `auto` leaves to the reader or capture thread and the feeding thread when the
+    /// frames are fed to the workers ([`Input::Fed`]): on 2 cores, -j2 there was slower than
+    /// -j1 (a 260 MB pcapng file 1.03-1.2x, a replay through the sensor 1.2x), so it runs on
+    /// one thread.
+    pub const FED_RESERVED_CORES: usize = 2;
 
     /// Parses `auto` or a count of at least 1.
     pub fn parse(s: &str) -> Result<Jobs, String> {
@@ -423,38 +442,65 @@ impl Jobs {
         }
     }
 
-    /// The thread count for an input of `bytes` (`None`: unbounded, a live interface), on a
-    /// machine with `cores` cores.
-    pub fn resolve(self, bytes: Option<u64>, cores: usize) -> usize {
-        match self {
-            Jobs::N(n) => n.max(1),
-            Jobs::Auto if bytes.is_some_and(|b| b < Self::AUTO_MIN_BYTES) => 1,
-            Jobs::Auto => cores.clamp(1, Self::MAX_AUTO),
-        }
+    /// The thread count for `input` on a machine with `cores` cores. `auto`: one worker per
+    /// core (at most [`Jobs::MAX_AUTO`]; for fed frames, the cores beyond
+    /// [`Jobs::FED_RESERVED_CORES`]), each with at least [`Jobs::AUTO_BYTES_PER_JOB`] of a
+    /// bounded input; one thread when that leaves fewer than two workers.
+    pub fn resolve(self, input: Input, cores: usize) -> usize {
+        let Jobs::N(n) = self else {
+            let (spare, bytes) = match input {
+                Input::Mapped(bytes) => (cores, Some(bytes)),
+                Input::Fed(bytes) => (cores.saturating_sub(Self::FED_RESERVED_CORES), bytes),
+            };
+            let by_size = bytes.map_or(usize::MAX, |b| {
+                usize::try_from(b / Self::AUTO_BYTES_PER_JOB).unwrap_or(usize::MAX)
+            });
+            let n = spare.min(Self::MAX_AUTO).min(by_size);
+            return if n >= 2 { n } else { 1 };
+        };
+        n.max(1)
     }
 
     /// [`Jobs::resolve`] on this machine.
-    pub fn threads_for(self, bytes: Option<u64>) -> usize {
+    pub fn threads_for(self, input: Input) -> usize {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        self.resolve(bytes, cores)
+        self.resolve(input, cores)
     }
 }
 
 #[cfg(test)]
 mod jobs_tests {
-    use super::Jobs;
+    use super::{Input, Jobs};
 
     #[test]
-    fn auto_is_one_thread_for_small_inputs_and_a_core_each_otherwise() {
+    fn auto_is_a_worker_per_core_with_enough_input_each() {
         assert_eq!(Jobs::parse("auto"), Ok(Jobs::Auto));
         assert_eq!(Jobs::parse("3"), Ok(Jobs::N(3)));
         assert!(Jobs::parse("0").is_err());
         assert!(Jobs::parse("many").unwrap_err().contains("many"));
-        assert_eq!(Jobs::Auto.resolve(Some(1 << 20), 4), 1);
-        assert_eq!(Jobs::Auto.resolve(Some(1 << 30), 4), 4);
-        assert_eq!(Jobs::Auto.resolve(Some(1 << 30), 64), Jobs::MAX_AUTO);
-        assert_eq!(Jobs::Auto.resolve(None, 2), 2);
-        assert_eq!(Jobs::Auto.resolve(None, 1), 1);
-        assert_eq!(Jobs::N(2).resolve(Some(10), 1), 2);
+        let mib = |n: u64| n << 20;
+        // Mapped files: a core each, at least 8 MiB each.
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(mib(1)), 4), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(mib(15)), 4), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(mib(16)), 4), 2);
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(mib(24)), 4), 3);
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(mib(48)), 2), 2);
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(1 << 30), 4), 4);
+        assert_eq!(
+            Jobs::Auto.resolve(Input::Mapped(1 << 30), 64),
+            Jobs::MAX_AUTO
+        );
+        assert_eq!(Jobs::Auto.resolve(Input::Mapped(1 << 30), 1), 1);
+        // Fed frames: two cores stay with the reader and the feeder.
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(None), 2), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(Some(1 << 30)), 2), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(Some(1 << 30)), 3), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(None), 4), 2);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(None), 64), Jobs::MAX_AUTO);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(Some(mib(12))), 8), 1);
+        assert_eq!(Jobs::Auto.resolve(Input::Fed(Some(mib(20))), 8), 2);
+        // A number is taken as it is.
+        assert_eq!(Jobs::N(2).resolve(Input::Mapped(10), 1), 2);
+        assert_eq!(Jobs::N(3).resolve(Input::Fed(None), 2), 3);
     }
 }

@@ -74,7 +74,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::capture::{self, OfflineCapture};
 use crate::engine::{Analyzer, Config};
 use crate::event::{AnomalyRecord, Record, Summary};
-use crate::options::WatchArgs;
+use crate::options::{Input, WatchArgs};
 use config::{Source, WatchOptions};
 use outputs::Outputs;
 use pipeline::{CaptureStats, CaptureThread, Feed};
@@ -160,7 +160,7 @@ fn start(args: &WatchArgs) -> Result<(Sensor, CaptureThread), String> {
         config::Source::Replay { path, .. } => Some(std::fs::metadata(path).map_or(0, |m| m.len())),
         config::Source::Live { .. } => None,
     };
-    let engine = Analyzer::new(config, opts.jobs.threads_for(size));
+    let engine = Analyzer::new(config, opts.jobs.threads_for(Input::Fed(size)));
     let capture = pipeline::spawn(feed, opts.queue, Arc::clone(&stop))
         .map_err(|e| format!("cannot start the capture thread: {e}"))?;
     let threads = match engine.jobs() {

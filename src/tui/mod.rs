@@ -34,7 +34,7 @@ use crossterm::event::{self, Event};
 
 use crate::capture::{self, LiveOptions, OfflineCapture};
 use crate::engine::{Analyzer, Config};
-use crate::options::TuiArgs;
+use crate::options::{Input, TuiArgs};
 use crate::sensor::pipeline::{self, CaptureThread, Feed};
 use app::{App, Stats};
 
@@ -157,7 +157,7 @@ fn prepare(args: &TuiArgs) -> Result<(Analyzer, Feed, String), String> {
         .read
         .as_ref()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()));
-    let engine = Analyzer::new(config, args.jobs.threads_for(size));
+    let engine = Analyzer::new(config, args.jobs.threads_for(Input::Fed(size)));
     Ok((engine, feed, source))
 }
 
