@@ -72,6 +72,16 @@ mod proto {
 
 /// Above this, `pending` is released after use so idle flows stay small.
 const KEEP_PENDING_CAPACITY: usize = 64 * 1024;
+/// The largest released `pending` buffer a thread keeps for the next large message.
+const SPARE_MAX_CAPACITY: usize = 16 << 20;
+
+thread_local! {
+    /// The largest `pending` buffer (over [`KEEP_PENDING_CAPACITY`], at most
+    /// [`SPARE_MAX_CAPACITY`]) that a large message left on this thread: the next one that
+    /// is gathered starts in it, instead of growing a new buffer by reallocation (one copy of
+    /// what was gathered at each doubling, and fresh pages to fault in).
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 /// Framing state of one direction. Small and allocation-free until a message is split.
 #[derive(Debug, Default)]
@@ -276,6 +286,7 @@ impl Framer {
             }
         };
         let take = want.saturating_sub(self.pending.len()).min(data.len());
+        self.make_room(take);
         self.pending.extend_from_slice(&data[..take]);
         let rest = &data[take..];
         // Deliver if complete; a probe that just completed is classified next round.
@@ -446,9 +457,41 @@ impl Framer {
     fn release_pending(&mut self) {
         self.keep = 0;
         if self.pending.capacity() > KEEP_PENDING_CAPACITY {
-            self.pending = Vec::new();
+            let mut big = std::mem::take(&mut self.pending);
+            if big.capacity() <= SPARE_MAX_CAPACITY {
+                big.clear();
+                // Keep the larger of the two; the other is freed.
+                let spare = SPARE.take();
+                SPARE.set(if big.capacity() > spare.capacity() {
+                    big
+                } else {
+                    spare
+                });
+            }
         } else {
             self.pending.clear();
+        }
+    }
+
+    /// Room for `extra` more bytes in `pending`: in this thread's spare buffer when `pending`
+    /// would outgrow [`KEEP_PENDING_CAPACITY`] and the spare holds it all.
+    fn make_room(&mut self, extra: usize) {
+        let need = self.pending.len() + extra;
+        if need <= self.pending.capacity() || need <= KEEP_PENDING_CAPACITY {
+            return;
+        }
+        let mut spare = SPARE.take();
+        if spare.capacity() >= need {
+            spare.extend_from_slice(&self.pending);
+            let small = std::mem::replace(&mut self.pending, spare);
+            if small.capacity() > KEEP_PENDING_CAPACITY {
+                // Outgrown: it becomes the spare (never larger than the one taken).
+                let mut small = small;
+                small.clear();
+                SPARE.set(small);
+            }
+        } else {
+            SPARE.set(spare);
         }
     }
 }

@@ -445,3 +445,48 @@ fn an_oversized_message_is_cut_at_max_message_whatever_the_consumer_needs() {
         }
     }
 }
+
+#[test]
+fn large_messages_gather_in_the_threads_spare_buffer_and_stay_whole() {
+    // Each test runs on its own thread: the spare starts empty.
+    assert_eq!(SPARE.take().capacity(), 0);
+    let big = |fill| msg(0xfd, 300 << 10, fill);
+    let mut f = Framer::default();
+    let mut rec = Rec::default();
+    // Two flows interleaved: one large message each, in 8 KiB pieces, then a second one on
+    // the first flow; the spare is taken by one at a time, and no message mixes bytes.
+    let mut g = Framer::default();
+    let mut rec_g = Rec::default();
+    let (a, b) = (big(7), big(9));
+    for (x, y) in a.chunks(8 << 10).zip(b.chunks(8 << 10)) {
+        f.feed(x, CAP, &mut rec);
+        g.feed(y, CAP, &mut rec_g);
+    }
+    let kept = SPARE.take();
+    assert!(kept.capacity() >= 300 << 10, "a released buffer is kept");
+    assert!(kept.is_empty());
+    let kept_at = kept.as_ptr();
+    SPARE.set(kept);
+    for x in big(8).chunks(8 << 10) {
+        f.feed(x, CAP, &mut rec);
+    }
+    let again = SPARE.take();
+    assert_eq!(
+        again.as_ptr(),
+        kept_at,
+        "the next large message used it, and gave it back"
+    );
+    for (r, fills) in [(&rec, &[7u8, 8][..]), (&rec_g, &[9u8][..])] {
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        assert_eq!(r.msgs.len(), fills.len());
+        for ((m, cut), &fill) in r.msgs.iter().zip(fills) {
+            assert!(!cut);
+            assert_eq!(m.len(), 300 << 10);
+            assert_eq!(&m[..4], &[0xfd, b'S', b'M', b'B']);
+            assert!(m[4..].iter().all(|&x| x == fill));
+        }
+    }
+    // Idle flows keep nothing.
+    f.compact();
+    assert_eq!(f.pending.capacity(), 0);
+}
