@@ -212,18 +212,19 @@ pub fn analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Format::Text => Box::new(TextSink::new(out)),
         Format::Json => Box::new(JsonSink::new(out)),
     };
-    // Mapped when the workers can walk the files themselves (and more than one might).
-    let maps = (!args.no_mmap && args.jobs != Jobs::N(1))
+    let bytes = args
+        .files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    // Mapped when the workers can walk the files themselves, and only if several would (for
+    // one thread, mapping many small files costs more than it saves).
+    let maps = (!args.no_mmap && args.jobs.threads_for(Input::Mapped(bytes)) > 1)
         .then(|| mapped_all(&args.files))
         .flatten();
-    let input = match &maps {
-        Some(maps) => Input::Mapped(maps.iter().map(MappedCapture::size).sum()),
-        None => Input::Fed(Some(
-            args.files
-                .iter()
-                .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-                .sum(),
-        )),
+    let input = match maps {
+        Some(_) => Input::Mapped(bytes),
+        None => Input::Fed(Some(bytes)),
     };
     let engine = Analyzer::new(config, args.jobs.threads_for(input));
     let mut run = Run {
