@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+use smbscope::capture::{Frame, OfflineCapture};
 use smbscope::engine::{Config, Engine};
+use smbscope::wire::Timestamp;
 
 struct Owned {
     ts: Timestamp,

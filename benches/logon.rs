@@ -17,8 +17,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+use smbscope::capture::{Frame, OfflineCapture};
 use smbscope::engine::{Config, Engine};
+use smbscope::wire::Timestamp;
 
 /// Frames of the first TCP connection of `pcap` (by client port), as (bytes, from client).
 fn one_connection(pcap: &Path) -> Vec<(Vec<u8>, bool)> {

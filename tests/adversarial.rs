@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 use serde_json::Value;
-use smbscope::capture::{Frame, Timestamp};
+use smbscope::capture::Frame;
 use smbscope::crypto::keys::{KeyStore, parse_keys};
 use smbscope::engine::{Config, Engine, ShardedEngine, analyze_file};
 use smbscope::event::{Record, Summary};
 use smbscope::flow::{Limits, dlt};
+use smbscope::wire::Timestamp;
 
 const CLIENT: [u8; 4] = [10, 1, 0, 1];
 const SERVER: [u8; 4] = [10, 1, 0, 2];

@@ -10,8 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use smbscope::capture::{CaptureError, OfflineCapture, Timestamp, scan_pcapng_secrets};
+use smbscope::capture::{CaptureError, OfflineCapture, scan_pcapng_secrets};
 use smbscope::flow::{Transport, decode, dlt};
+use smbscope::wire::Timestamp;
 
 // ---------------------------------------------------------------------------------------------
 // A small pcapng writer

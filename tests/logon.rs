@@ -390,7 +390,8 @@ fn syslog_gets_one_alert_per_attack() {
 /// of the flooding clients is still found.
 #[test]
 fn sharded_flood_stays_bounded_and_still_finds_the_attack() {
-    use smbscope::capture::{Frame, Timestamp};
+    use smbscope::capture::Frame;
+    use smbscope::wire::Timestamp;
     let mut cap = OfflineCapture::open(&logon_dir().join("bruteforce.pcap")).expect("opens");
     // The first connection: (frame, from the client).
     let mut conn: Vec<(Vec<u8>, bool)> = Vec::new();

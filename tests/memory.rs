@@ -9,9 +9,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+use smbscope::capture::{Frame, OfflineCapture};
 use smbscope::engine::{Config, Engine};
 use smbscope::flow::Limits;
+use smbscope::wire::Timestamp;
 
 struct Counting;
 

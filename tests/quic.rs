@@ -383,8 +383,9 @@ fn own_smb_over_quic_captures() {
 /// is a new connection, not a migration of the closed one.
 #[test]
 fn connection_close_ends_the_connection_after_draining() {
-    use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+    use smbscope::capture::{Frame, OfflineCapture};
     use smbscope::engine::Engine;
+    use smbscope::wire::Timestamp;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/quic");
     let text = std::fs::read_to_string(dir.join("quic-smb311.keylog")).expect("key log");
     let mut engine = Engine::new(Config {

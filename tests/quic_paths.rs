@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use smbscope::capture::{Frame, OfflineCapture, Timestamp};
+use smbscope::capture::{Frame, OfflineCapture};
 use smbscope::engine::{Config, Engine};
 use smbscope::quic::keylog::KeyLog;
+use smbscope::wire::Timestamp;
 
 fn own_quic() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(common::captures_dir().join("quic"))

@@ -11,7 +11,8 @@
 
 use pcap::{Active, BreakLoop, Capture, Device, Precision};
 
-use super::{CaptureError, Frame, Timestamp};
+use super::{CaptureError, Frame};
+use crate::wire::Timestamp;
 
 /// How to open a live capture.
 #[derive(Debug, Clone, PartialEq, Eq)]

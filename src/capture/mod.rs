@@ -54,7 +54,7 @@ pub fn fuzz_classic_pcap(data: &[u8]) {
     chunked::fuzz_compare(data);
 }
 
-pub use crate::wire::Timestamp;
+use crate::wire::Timestamp;
 
 /// One captured frame, borrowed from the capture's buffer until the next read.
 #[derive(Clone, Copy, Debug)]

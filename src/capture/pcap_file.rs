@@ -25,8 +25,8 @@ use std::io::{self, Read};
 
 use std::sync::Arc;
 
-use super::Timestamp;
 use crate::flow::dlt;
+use crate::wire::Timestamp;
 
 /// Size of the classic pcap file header.
 pub(super) const FILE_HEADER_LEN: usize = 24;

@@ -21,7 +21,8 @@ use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
 
 use super::offline::{CountingReader, GZIP_MAGIC, read_up_to};
-use super::{CaptureError, Frame, Timestamp};
+use super::{CaptureError, Frame};
+use crate::wire::Timestamp;
 
 /// Initial size of the parser's buffer; it grows to hold larger blocks.
 const INITIAL_BUFFER: usize = 256 * 1024;

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use etherparse::PacketBuilder;
 
-use crate::capture::Timestamp;
 use crate::engine::MessageTap;
 use crate::flow::{Direction, FlowKey};
+use crate::wire::Timestamp;
 
 /// pcap with nanosecond timestamps (the classic format; every tool reads it).
 const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;

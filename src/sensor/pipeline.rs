@@ -21,7 +21,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::capture::{CaptureError, Frame, LiveCapture, LiveWaker, OfflineCapture, Timestamp};
+use crate::capture::{CaptureError, Frame, LiveCapture, LiveWaker, OfflineCapture};
+use crate::wire::Timestamp;
 
 /// Most frame bytes queued between the threads (64 MiB); a frame that does not fit is
 /// dropped (live) or waits (replay). One frame always fits into an empty queue.
