@@ -1,13 +1,14 @@
 //! Passing over the data of large READs and WRITEs that nothing checks (`smb2::wanted`)
-//! changes no record: every shipped capture, with and without its keys, gives the records of
-//! an engine that takes every message whole (one with a tap, which writes messages out whole).
+//! changes no record: every shipped capture (those in `captures/` and its subdirectories),
+//! with and without the secrets shipped beside it (keys, credentials, keytab, TLS key log),
+//! gives the records of an engine that takes every message whole (one with a tap, which
+//! writes messages out whole).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{Config, Engine, MessageTap};
-use crate::crypto::keys::{self, KeyStore};
 use crate::flow::{Direction, FlowKey};
+use crate::options::KeyArgs;
 use crate::wire::Timestamp;
 
 /// A tap that keeps nothing: it only makes the engine take every message whole.
@@ -21,19 +22,39 @@ fn captures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
 }
 
-/// The `.keys` and `.credentials` files beside `pcap`.
-fn keys_of(pcap: &Path) -> KeyStore {
-    let mut store = KeyStore::default();
-    let keys = pcap.with_extension("keys");
-    if let Ok(text) = std::fs::read_to_string(&keys) {
-        store.add_keys(keys::parse_keys(&text, "keys").expect("shipped keys parse"));
+/// The `.keys`, `.credentials`, `.keytab` and `.keylog` files beside `pcap`, loaded as the
+/// command line loads them; how many there are.
+fn secrets_of(pcap: &Path) -> (Config, usize) {
+    let beside = |ext: &str| {
+        let p = pcap.with_extension(ext);
+        p.exists().then_some(p).into_iter().collect::<Vec<_>>()
+    };
+    let args = KeyArgs {
+        keys: beside("keys"),
+        keylog: beside("keylog"),
+        credentials: beside("credentials"),
+        keytab: beside("keytab"),
+    };
+    let n = args.keys.len() + args.keylog.len() + args.credentials.len() + args.keytab.len();
+    let config = args
+        .engine_config(&[pcap.to_path_buf()], &[], &[])
+        .unwrap_or_else(|e| panic!("{}: shipped secrets load: {e}", pcap.display()));
+    (config, n)
+}
+
+/// Every `.pcap` file under `dir`, sorted.
+fn pcaps_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("captures/ reads") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            out.extend(pcaps_under(&path));
+        } else if path.extension().is_some_and(|e| e == "pcap") {
+            out.push(path);
+        }
     }
-    if let Ok(text) = std::fs::read_to_string(pcap.with_extension("credentials")) {
-        store.add_credentials(
-            keys::parse_credentials(&text, "credentials").expect("shipped credentials parse"),
-        );
-    }
-    store
+    out.sort();
+    out
 }
 
 /// Every record (as text, in order) of `e` reading `pcap`, and how many messages it was
@@ -41,8 +62,12 @@ fn keys_of(pcap: &Path) -> KeyStore {
 fn run(mut e: Engine, pcap: &Path) -> (Vec<String>, u64) {
     let mut cap = crate::capture::OfflineCapture::open(pcap).expect("opens");
     let mut out = Vec::new();
-    while let Ok(Some(frame)) = cap.next_frame() {
-        e.handle_frame(&frame);
+    loop {
+        match cap.next_frame() {
+            Ok(Some(frame)) => e.handle_frame(&frame),
+            Ok(None) => break,
+            Err(err) => panic!("{}: a shipped capture reads cleanly: {err}", pcap.display()),
+        }
         out.extend(std::iter::from_fn(|| e.poll_record()).map(|r| format!("{r:?}")));
     }
     e.finish();
@@ -51,18 +76,15 @@ fn run(mut e: Engine, pcap: &Path) -> (Vec<String>, u64) {
     (out, e.table.stats().head_messages)
 }
 
-/// Head-only messages of `name` without keys and with its keys, checking the records.
+/// Head-only messages of `name` (under `captures/`) without secrets and with those shipped
+/// beside it, checking the records.
 fn heads(name: &str) -> (u64, u64) {
     let pcap = captures().join(name);
     let mut got = [0; 2];
-    for (i, store) in [KeyStore::default(), keys_of(&pcap)]
+    for (i, config) in [Config::default(), secrets_of(&pcap).0]
         .into_iter()
         .enumerate()
     {
-        let config = Config {
-            keys: Arc::new(store),
-            ..Config::default()
-        };
         let (want, whole_heads) = run(Engine::with_tap(config.clone(), Box::new(NullTap)), &pcap);
         assert_eq!(
             whole_heads, 0,
@@ -77,19 +99,25 @@ fn heads(name: &str) -> (u64, u64) {
 
 #[test]
 fn passing_over_unchecked_read_and_write_data_changes_no_record() {
+    let root = captures();
+    let pcaps = pcaps_under(&root);
     let mut total = 0;
-    for entry in std::fs::read_dir(captures()).expect("captures/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "pcap") {
-            let name = path
-                .file_name()
-                .expect("a file in captures/")
-                .to_string_lossy()
-                .into_owned();
-            let (bare, keyed) = heads(&name);
-            total += bare + keyed;
-        }
+    let mut subdirs = 0;
+    let mut secrets = 0;
+    for path in &pcaps {
+        let name = path.strip_prefix(&root).expect("under captures/");
+        subdirs += usize::from(name.components().count() > 1);
+        secrets += secrets_of(path).1;
+        let (bare, keyed) = heads(&name.to_string_lossy());
+        total += bare + keyed;
     }
+    // The kerberos/, logon/ and quic/ captures are in, and with them keytabs and key logs.
+    assert!(
+        pcaps.len() >= 50 && subdirs >= 20,
+        "{} {subdirs}",
+        pcaps.len()
+    );
+    assert!(secrets >= 40, "{secrets}");
     assert!(total > 0);
 }
 
