@@ -683,3 +683,33 @@ fn concurrent_connections_on_one_path() {
         .collect();
     assert_eq!(a.len(), 1, "one anomaly for the one shared path: {a:#?}");
 }
+
+/// A capture that ends inside an SMB message carried over QUIC reports the cut message at
+/// the end, as a TCP flow does (`incomplete_message`); the whole capture reports none.
+#[test]
+fn a_quic_stream_cut_inside_an_smb_message_reports_it() {
+    let pcap = common::captures_dir().join("quic/quic-smb311-encrypted.pcap");
+    let all = frames(&pcap);
+    let incomplete = |records: &[Value]| -> Vec<Value> {
+        records
+            .iter()
+            .filter(|r| r["type"] == "anomaly" && r["kind"] == "incomplete_message")
+            .cloned()
+            .collect()
+    };
+    assert!(incomplete(&run(&all, keyed(&pcap))).is_empty());
+    let mut cut = 0;
+    for n in 1..all.len() {
+        let records = run(&all[..n], keyed(&pcap));
+        for a in incomplete(&records) {
+            cut += 1;
+            assert_eq!(a["server"], "127.0.0.1:443", "{a}");
+            let detail = a["detail"].as_str().expect("detail");
+            assert!(detail.starts_with("stream ended inside"), "{a}");
+            assert!(a["bytes"].as_u64().is_some_and(|b| b > 0), "{a}");
+        }
+    }
+    // The capture has SMB messages longer than one QUIC packet (the session setup, the
+    // encrypted file data), so some cuts fall inside one.
+    assert!(cut > 0, "no cut fell inside an SMB message");
+}

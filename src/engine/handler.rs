@@ -127,8 +127,10 @@ impl SmbHandler {
         self.out.push_back(r);
     }
 
-    pub(crate) fn max_message(&self) -> usize {
-        self.config.limits.max_message
+    /// The largest message framed whole (`max_message`, at least `Limits::MIN_MESSAGE`), as
+    /// TCP flows frame them.
+    pub(crate) fn message_cap(&self) -> usize {
+        self.config.limits.message_cap()
     }
 
     /// An anomaly outside any SMB connection state.

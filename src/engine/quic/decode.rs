@@ -295,9 +295,31 @@ fn smb_stream(h: &mut SmbHandler, c: &mut QuicConn, dir: Direction, ts: Timestam
         dir,
         ts,
     };
-    let cap = ev.h.max_message();
+    let cap = ev.h.message_cap();
     c.framer[d].feed(data, cap, &mut ev);
     c.stream[d].consume(n);
+}
+
+/// The connection ends: what each direction's framer still holds is reported (a message the
+/// stream ended inside, or bytes passed over hunting for a boundary), as for a TCP flow.
+pub(super) fn finish_smb(h: &mut SmbHandler, c: &mut QuicConn, ts: Timestamp) {
+    let Some(conn) = c.smb.as_mut() else {
+        return;
+    };
+    let key = FlowKey {
+        client: c.paths[0],
+        server: c.server,
+    };
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        let mut ev = SmbEvents {
+            h,
+            conn,
+            key,
+            dir,
+            ts,
+        };
+        c.framer[dir_index(dir)].finish(&mut ev);
+    }
 }
 
 /// Framing events delivered to the SMB handler.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 mod decode;
 mod paths;
 
-use decode::{dir_index, event, frames, open};
+use decode::{dir_index, event, finish_smb, frames, open};
 use paths::{Negotiated, Offers, Orphans, PathEntry, Via};
 
 use super::SmbHandler;
@@ -741,6 +741,7 @@ impl QuicTable {
             )));
         }
         h.push(Record::Quic(event(&c, None, MSG_QUIC, Some(reason), at)));
+        finish_smb(h, &mut c, ts);
         if let Some(smb) = c.smb.take() {
             let key = smb.key;
             h.close(smb, &key, ts, crate::flow::CloseReason::EndOfInput);
