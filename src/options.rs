@@ -447,18 +447,18 @@ impl Jobs {
     /// [`Jobs::FED_RESERVED_CORES`]), each with at least [`Jobs::AUTO_BYTES_PER_JOB`] of a
     /// bounded input; one thread when that leaves fewer than two workers.
     pub fn resolve(self, input: Input, cores: usize) -> usize {
-        let Jobs::N(n) = self else {
-            let (spare, bytes) = match input {
-                Input::Mapped(bytes) => (cores, Some(bytes)),
-                Input::Fed(bytes) => (cores.saturating_sub(Self::FED_RESERVED_CORES), bytes),
-            };
-            let by_size = bytes.map_or(usize::MAX, |b| {
-                usize::try_from(b / Self::AUTO_BYTES_PER_JOB).unwrap_or(usize::MAX)
-            });
-            let n = spare.min(Self::MAX_AUTO).min(by_size);
-            return if n >= 2 { n } else { 1 };
+        if let Jobs::N(n) = self {
+            return n.max(1);
+        }
+        let (spare, bytes) = match input {
+            Input::Mapped(bytes) => (cores, Some(bytes)),
+            Input::Fed(bytes) => (cores.saturating_sub(Self::FED_RESERVED_CORES), bytes),
         };
-        n.max(1)
+        let by_size = bytes.map_or(usize::MAX, |b| {
+            usize::try_from(b / Self::AUTO_BYTES_PER_JOB).unwrap_or(usize::MAX)
+        });
+        let n = spare.min(Self::MAX_AUTO).min(by_size);
+        if n >= 2 { n } else { 1 }
     }
 
     /// [`Jobs::resolve`] on this machine.
