@@ -46,7 +46,7 @@ const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Size of the classic pcap file header.
 const PCAP_FILE_HEADER_LEN: u64 = pcap_file::FILE_HEADER_LEN as u64;
 /// Size of a classic pcap record header.
-const PCAP_RECORD_HEADER_LEN: u64 = 16;
+const PCAP_RECORD_HEADER_LEN: u64 = pcap_file::RECORD_HEADER_LEN as u64;
 /// Approximate overhead of a pcapng Enhanced Packet Block around its data.
 const PCAPNG_EPB_OVERHEAD: u64 = 32;
 /// Chunk size of the gunzip helper's copy loop.
