@@ -22,24 +22,26 @@ fn captures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
 }
 
-/// The `.keys`, `.credentials`, `.keytab` and `.keylog` files beside `pcap`, loaded as the
-/// command line loads them; how many there are.
-fn secrets_of(pcap: &Path) -> (Config, usize) {
+/// The `.keys`, `.credentials`, `.keytab` and `.keylog` files beside `pcap`, as command-line
+/// arguments.
+fn secrets_beside(pcap: &Path) -> KeyArgs {
     let beside = |ext: &str| {
         let p = pcap.with_extension(ext);
         p.exists().then_some(p).into_iter().collect::<Vec<_>>()
     };
-    let args = KeyArgs {
+    KeyArgs {
         keys: beside("keys"),
         keylog: beside("keylog"),
         credentials: beside("credentials"),
         keytab: beside("keytab"),
-    };
-    let n = args.keys.len() + args.keylog.len() + args.credentials.len() + args.keytab.len();
-    let config = args
+    }
+}
+
+/// The engine settings with the secrets beside `pcap`, loaded as the command line loads them.
+fn secrets_of(pcap: &Path) -> Config {
+    secrets_beside(pcap)
         .engine_config(&[pcap.to_path_buf()], &[], &[])
-        .unwrap_or_else(|e| panic!("{}: shipped secrets load: {e}", pcap.display()));
-    (config, n)
+        .unwrap_or_else(|e| panic!("{}: shipped secrets load: {e}", pcap.display()))
 }
 
 /// Every `.pcap` file under `dir`, sorted.
@@ -81,7 +83,7 @@ fn run(mut e: Engine, pcap: &Path) -> (Vec<String>, u64) {
 fn heads(name: &str) -> (u64, u64) {
     let pcap = captures().join(name);
     let mut got = [0; 2];
-    for (i, config) in [Config::default(), secrets_of(&pcap).0]
+    for (i, config) in [Config::default(), secrets_of(&pcap)]
         .into_iter()
         .enumerate()
     {
@@ -107,7 +109,8 @@ fn passing_over_unchecked_read_and_write_data_changes_no_record() {
     for path in &pcaps {
         let name = path.strip_prefix(&root).expect("under captures/");
         subdirs += usize::from(name.components().count() > 1);
-        secrets += secrets_of(path).1;
+        let args = secrets_beside(path);
+        secrets += args.keys.len() + args.keylog.len() + args.credentials.len() + args.keytab.len();
         let (bare, keyed) = heads(&name.to_string_lossy());
         total += bare + keyed;
     }

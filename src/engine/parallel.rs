@@ -1340,9 +1340,7 @@ struct Walk {
 impl Walk {
     /// Frees the records given back so far, on the thread that allocated them.
     fn bury(&self) {
-        while let Ok(records) = self.graves.try_recv() {
-            drop(records);
-        }
+        self.graves.try_iter().for_each(drop);
     }
 
     /// Goes through every frame of `scan`'s files (numbered from `base + 1`), analyses the

@@ -457,17 +457,7 @@ impl Framer {
     fn release_pending(&mut self) {
         self.keep = 0;
         if self.pending.capacity() > KEEP_PENDING_CAPACITY {
-            let mut big = std::mem::take(&mut self.pending);
-            if big.capacity() <= SPARE_MAX_CAPACITY {
-                big.clear();
-                // Keep the larger of the two; the other is freed.
-                let spare = SPARE.take();
-                SPARE.set(if big.capacity() > spare.capacity() {
-                    big
-                } else {
-                    spare
-                });
-            }
+            offer_spare(std::mem::take(&mut self.pending));
         } else {
             self.pending.clear();
         }
@@ -483,17 +473,27 @@ impl Framer {
         let mut spare = SPARE.take();
         if spare.capacity() >= need {
             spare.extend_from_slice(&self.pending);
-            let small = std::mem::replace(&mut self.pending, spare);
-            if small.capacity() > KEEP_PENDING_CAPACITY {
-                // Outgrown: it becomes the spare (never larger than the one taken).
-                let mut small = small;
-                small.clear();
-                SPARE.set(small);
-            }
+            // Outgrown: it may become the spare.
+            offer_spare(std::mem::replace(&mut self.pending, spare));
         } else {
             SPARE.set(spare);
         }
     }
+}
+
+/// Keeps `buf` as this thread's spare when it is larger than the spare and within
+/// [`KEEP_PENDING_CAPACITY`]..=[`SPARE_MAX_CAPACITY`]; the other is freed.
+fn offer_spare(mut buf: Vec<u8>) {
+    if buf.capacity() <= KEEP_PENDING_CAPACITY || buf.capacity() > SPARE_MAX_CAPACITY {
+        return;
+    }
+    buf.clear();
+    let spare = SPARE.take();
+    SPARE.set(if buf.capacity() > spare.capacity() {
+        buf
+    } else {
+        spare
+    });
 }
 
 /// Whether the consumer is asked how much of a message of `len` bytes it needs: when it is

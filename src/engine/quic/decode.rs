@@ -306,10 +306,7 @@ pub(super) fn finish_smb(h: &mut SmbHandler, c: &mut QuicConn, ts: Timestamp) {
     let Some(conn) = c.smb.as_mut() else {
         return;
     };
-    let key = FlowKey {
-        client: c.paths[0],
-        server: c.server,
-    };
+    let key = conn.key;
     for dir in [Direction::ToServer, Direction::ToClient] {
         let mut ev = SmbEvents {
             h,
